@@ -1,0 +1,52 @@
+"""`python -m soundtrack.data build|verify` (see docs/DATA.md)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from soundtrack.errors import InputError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m soundtrack.data", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="build the procedural corpus")
+    b.add_argument("--out", type=Path, required=True, help="corpus folder")
+    b.add_argument("--n", type=int, required=True, help="number of items")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--workers", type=int, default=2, help="processes (default 2: both cores)")
+    b.add_argument("--soundfonts", default="timgm6mb,fluidr3",
+                   help="comma-separated soundfonts to draw from (timgm6mb, fluidr3)")
+    v = sub.add_parser("verify", help="check the labels with librosa and mir_eval")
+    v.add_argument("root", type=Path)
+    v.add_argument("--n", type=int, default=200, help="items to check")
+    v.add_argument("--json", type=Path, default=None, help="also write the report here")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            from soundtrack.data.build import BuildOptions, build_corpus
+
+            if args.n < 1 or args.workers < 1:
+                raise InputError("--n and --workers must be at least 1")
+            opts = BuildOptions(seed=args.seed, soundfonts=tuple(s for s in args.soundfonts.split(",") if s))
+            print(json.dumps(build_corpus(args.out, n=args.n, opts=opts, workers=args.workers)))
+        else:
+            from soundtrack.data.verify import verify_corpus
+
+            if not args.root.is_dir():
+                raise InputError(f"no corpus folder at {args.root}")
+            report = verify_corpus(args.root, n=args.n)
+            text = json.dumps(report, indent=1)
+            if args.json:
+                args.json.write_text(text)
+            print(text)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
