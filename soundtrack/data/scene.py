@@ -1,7 +1,8 @@
 """Procedural video scenes whose visual events are known, planned from the music.
 
 How the picture relates to the music (docs/DATA.md has the table):
-- tempo: a pulse ring throbs on every beat (harder on downbeats); cuts fall on downbeats;
+- tempo: a pulse ring throbs on every beat (harder on downbeats); cuts fall on downbeats
+  (a cut changes the background hue and mirrors the shot, as a reverse angle would);
   balls bounce at intervals of 1-2.5 beats, so the visual pace scales with tempo;
 - mode: major scenes are bright, minor scenes dark;
 - key: the background hue walks the circle of fifths (hue = (7*key mod 12)/12);
@@ -63,6 +64,12 @@ class Ball:
         return x, floor - _hop(gap) * 4 * s * (1 - s)
 
 
+def _screen_x(x: float, t: float, events: list[Event]) -> float:
+    """Where world position x appears at time t: shots after an odd number of cuts are mirrored."""
+    cuts = sum(1 for e in events if e.type == "cut" and e.time <= t + 1e-9)
+    return 1.0 - x if cuts % 2 else x
+
+
 def _hop(gap: float) -> float:
     """Hop height (fraction of frame) for a gap between hits: ballistic, h ~ gap^2."""
     return float(np.clip(0.5 * gap * gap, 0.08, 0.6))
@@ -119,7 +126,7 @@ def plan_scene(piece: Piece, rng: np.random.Generator, *, size: int, fps: int) -
             if free(ts):
                 x = float(rng.uniform(0.1, 0.9))
                 ball.bounces.append((ts, x))
-                events.append(Event(ts, "impact", x, source=b))
+                events.append(Event(ts, "impact", _screen_x(x, ts, events), source=b))
             t += piece.beat_period * float(rng.uniform(1.0, 2.5))
         if ball.bounces:
             balls.append(ball)
@@ -131,7 +138,7 @@ def plan_scene(piece: Piece, rng: np.random.Generator, *, size: int, fps: int) -
     cut_times = [0.0] + [e.time for e in events if e.type == "cut"]
     palette, ring_xy = [], []
     for i, t in enumerate(cut_times):
-        hue = (base_hue + (0 if i == 0 else rng.choice((-1, 1)) * rng.uniform(0.04, 0.12))) % 1
+        hue = (base_hue + (0 if i == 0 else rng.choice((-1, 1)) * rng.uniform(0.15, 0.35))) % 1
         rgb = np.array(colorsys.hsv_to_rgb(hue, sat, value), np.float32)
         palette.append((t, rgb))
         ring_xy.append((float(rng.uniform(0.25, 0.75)), float(rng.uniform(0.2, 0.4))))
@@ -169,6 +176,7 @@ def render_frames(scene: Scene):
             _ring(img, xx, yy, cx, cy, radius, 0.015, np.array([255, 255, 255]) * (0.3 + 0.7 * env))
         for ball in scene.balls:
             bx, by = ball.position(t, floor=floor, duration=scene.piece.duration)
+            bx = 1.0 - bx if shot % 2 else bx  # every other shot is seen from the other side
             _disc(img, xx, yy, bx, by - ball.radius, ball.radius, np.array(ball.colour, np.float32))
         for tw in whooshes:
             if 0 <= t - tw < 0.4:  # a streak crossing the frame in 0.4 s

@@ -1,0 +1,476 @@
+"""Music and effects stems to the deliverable: 48 kHz stereo, balanced, -16 LUFS, -1 dBTP.
+
+Arrays are channel-first, ``(T,)`` mono or ``(C, T)``. Loudness is BS.1770 integrated
+loudness (pyloudnorm); true peak is the BS.1770 oversampled sample peak. The pipeline
+(:func:`mix_stems`):
+
+1. resample both mono stems to 48 kHz (soxr);
+2. pan: music centred, effects following a pan curve (constant-power law);
+3. balance: match both stems to equal loudness, then weight amplitudes by (1 - b, b);
+4. normalise the sum to the target loudness;
+5. limit true peaks with one gain envelope shared by both stems and their sum, so the
+   stems still add up to the mix and each of them respects the ceiling too (and re-level
+   the stems if limiting skewed their balance).
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyloudnorm
+import soxr
+from scipy.ndimage import minimum_filter1d
+from scipy.signal import resample_poly
+
+from soundtrack.config import MIX, MixConfig
+from soundtrack.errors import InputError
+
+LOUDNESS_BLOCK_S = 0.4  # BS.1770 gating block; shorter clips fall back to mean-square loudness
+ABSOLUTE_GATE_LUFS = -70.0  # BS.1770 absolute gate: anything quieter counts as silence
+TRUE_PEAK_RATE = 192_000  # BS.1770-4: oversample to at least this rate (4x at 48 kHz)
+LOOKAHEAD_S = 0.0015  # limiter attack / look-ahead
+RELEASE_S = 0.05  # limiter release time constant
+_CEILING_MARGIN_DB = 1e-3  # the limiter aims this far under the ceiling: float32 rounding stays below
+_LIMITER_PASSES = 5  # limiter passes at most, while limiting costs loudness or skews the balance
+_LOUDNESS_TOLERANCE_LU = 0.2  # after limiting, a mix this much under the target is close enough
+_BALANCE_TOLERANCE_DB = 0.1  # and a stem balance this far off
+_PEAK_CHUNK = 1 << 16  # samples oversampled at a time (bounds memory on long clips)
+_PEAK_CHUNK_PAD = 32  # context per side, > the resampling filter's half-length (10 samples)
+
+
+@dataclass(frozen=True, eq=False)
+class Mix:
+    """The deliverable and its stems, each ``(2, T)`` float32 at ``sr``; ``music + sfx == mix``.
+
+    Loudness in LUFS and true peak in dBTP are measured on the returned arrays (``-inf`` for
+    silence). ``gain_reduction_db`` is the largest reduction the limiter applied (0 when
+    the mix stayed under the ceiling by itself).
+    """
+
+    music: np.ndarray  # (2, T)
+    sfx: np.ndarray  # (2, T)
+    mix: np.ndarray  # (2, T)
+    sr: int
+    music_lufs: float
+    sfx_lufs: float
+    mix_lufs: float
+    music_dbtp: float
+    sfx_dbtp: float
+    mix_dbtp: float
+    gain_reduction_db: float
+
+    def __post_init__(self) -> None:
+        for name in ("music", "sfx", "mix"):
+            a = getattr(self, name)
+            assert a.dtype == np.float32 and a.ndim == 2 and a.shape[0] == 2, f"{name}: {a.shape=} {a.dtype=}"
+            assert a.shape == self.mix.shape, f"{name}: {a.shape=} {self.mix.shape=}"
+
+
+# ----------------------------------------------------------------------------- panning
+
+
+def pan_gains(x: float | np.ndarray, *, pan_law_db: float = MIX.pan_law_db) -> tuple[np.ndarray, np.ndarray]:
+    """Left and right gains for pan positions ``x`` in [0, 1] (0 left, 0.5 centre, 1 right).
+
+    With θ = x·π/2 the gains are ``(cos θ)^k, (sin θ)^k``; ``k = 1`` is the constant-power
+    sine law (cos² + sin² = 1, centre at -3.01 dB per side). ``k`` is set so the centre sits
+    at exactly ``pan_law_db`` per side: ``k = pan_law_db / (20·log10 cos(π/4))``, which is
+    0.997 for the default -3 dB (power stays within 0.01 dB of constant) and 2 for a -6 dB
+    (constant-amplitude) law. Vectorised: arrays in, arrays of the same shape out.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).all() or x.min(initial=0.0) < 0.0 or x.max(initial=0.0) > 1.0:
+        raise InputError("pan positions must be between 0 (left) and 1 (right)")
+    assert pan_law_db < 0.0, f"{pan_law_db=}"
+    k = pan_law_db / (20.0 * math.log10(math.cos(math.pi / 4)))
+    # cos θ as sin((1 - x)·π/2): mirror-symmetric and exactly 0 at the far side
+    return np.sin((1.0 - x) * (math.pi / 2)) ** k, np.sin(x * (math.pi / 2)) ** k
+
+
+def pan_curve(
+    events_times: Sequence[float] | np.ndarray,
+    events_x: Sequence[float] | np.ndarray,
+    *,
+    n_samples: int,
+    sr: int,
+    fade_s: float = 0.01,
+) -> np.ndarray:
+    """Pan position per sample ``(n_samples,)``: centre (0.5) until the first event, then
+    each event's ``x`` from its time (seconds) on.
+
+    Each switch is a linear crossfade lasting ``fade_s`` that starts at the event (a causal
+    moving average of the step function), so the position never jumps; an event at time 0
+    applies from the first sample. Events may come in any order; of events at the same
+    sample the last listed wins.
+    """
+    times = np.asarray(events_times, dtype=np.float64).ravel()
+    xs = np.asarray(events_x, dtype=np.float64).ravel()
+    assert times.shape == xs.shape, f"one position per event: {times.shape=} {xs.shape=}"
+    assert n_samples >= 0 and sr > 0 and fade_s >= 0.0, f"{n_samples=} {sr=} {fade_s=}"
+    if not np.isfinite(times).all():
+        raise InputError("pan event times must be finite numbers of seconds")
+    pan_gains(xs)  # validates the positions
+
+    order = np.argsort(times, kind="stable")
+    starts = np.clip(np.round(times[order] * sr), 0, n_samples).astype(np.int64)  # (E,)
+    levels = np.concatenate([[0.5], xs[order]])  # (E + 1,): level before any event, then each event's
+    steps = levels[np.searchsorted(starts, np.arange(n_samples), side="right")]  # (T,)
+    fade = max(1, int(round(fade_s * sr)))
+    initial = float(steps[0]) if n_samples else 0.5
+    return np.clip(_causal_mean(steps, fade, initial=initial), 0.0, 1.0)
+
+
+# ------------------------------------------------------------------ loudness and peaks
+
+
+def loudness_lufs(x: np.ndarray, sr: int) -> float:
+    """Integrated loudness (BS.1770-4, K-weighted and gated; pyloudnorm) of ``(T,)`` or ``(C, T)``.
+
+    Returns ``-inf`` for silence, i.e. anything under the -70 LUFS absolute gate. Clips
+    shorter than one 400 ms gating block cannot be gated; for them this falls back to the
+    ungated, unweighted mean-square loudness ``10·log10(Σ_c mean(x_c²))``, which agrees
+    with BS.1770 for a 1 kHz tone (where the K-filter's +0.691 dB cancels the -0.691 dB
+    offset) and is within about a dB for broadband material.
+    """
+    x = _as_channels(x)  # (C, T)
+    assert x.shape[0] <= 5, f"BS.1770 weights cover at most 5 channels: {x.shape=}"
+    if not np.any(x):
+        return -math.inf
+    if x.shape[1] < LOUDNESS_BLOCK_S * sr:
+        lufs = 10.0 * math.log10(float(np.mean(x**2, axis=1).sum()))
+    else:
+        lufs = float(pyloudnorm.Meter(sr, block_size=LOUDNESS_BLOCK_S).integrated_loudness(x.T))
+    return lufs if lufs >= ABSOLUTE_GATE_LUFS else -math.inf
+
+
+def true_peak_dbtp(x: np.ndarray, sr: int) -> float:
+    """True peak in dBTP of ``(T,)`` or ``(C, T)``: the largest absolute value of the signal
+    oversampled to at least 192 kHz (4x at 48 kHz, BS.1770-4 Annex 2) by polyphase FIR
+    interpolation, over all channels. ``-inf`` for silence."""
+    peak = float(_peak_envelope(_as_channels(x), sr=sr).max(initial=0.0))
+    return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
+
+
+# --------------------------------------------------------------------------- limiting
+
+
+def limiter_gain(
+    x: np.ndarray,
+    sr: int,
+    *,
+    ceiling_db: float,
+    lookahead_s: float = LOOKAHEAD_S,
+    release_s: float = RELEASE_S,
+) -> np.ndarray:
+    """Gain envelope ``(T,)`` in (0, 1] bringing every oversampled peak of ``x`` to ``ceiling_db``.
+
+    ``x`` is ``(T,)`` or ``(C, T)``; every channel gets the same gain. With p[n] the
+    oversampled peak around sample n (max over channels and the interpolated points up to
+    the next sample), in dB of gain reduction r ≥ 0:
+
+    1. needed:     r0[n] = max(0, 20·log10 p[n] - ceiling_db)
+    2. look-ahead: r1[n] = max(r0[n .. n+L-1]), L = lookahead_s·sr, so the reduction is
+       already in place L samples before each peak;
+    3. release:    r2[n] = max(r1[n], a·r2[n-1]), a = exp(-1 / (release_s·sr)), an
+       exponential recovery; computed without a loop as
+       log r2[n] = max_j≤n (log r1[j] - (n-j)/(release_s·sr)), a running maximum;
+    4. attack:     g[n] = mean(10^(-r2/20)[n-L+1 .. n]), a linear ramp into each peak.
+
+    Each step only lowers the gain where a peak needs it, and at a peak sample m every term
+    of the step-4 mean is ≤ the gain m requires (step 2 covers m from each of them), so
+    ``g[m] ≤ 10^(-r0[m]/20)``. Never above 1: the limiter never amplifies.
+    """
+    x = _as_channels(x)  # (C, T)
+    n_samples = x.shape[1]
+    if n_samples == 0:
+        return np.ones(0)
+    lookahead = max(1, int(round(lookahead_s * sr)))
+    peak = _peak_envelope(x, sr=sr)  # (T,)
+    with np.errstate(divide="ignore"):
+        reduction = np.maximum(0.0, 20.0 * np.log10(peak) - ceiling_db)  # (T,) dB, step 1
+        # step 2: running max over [n, n + L - 1] (scipy's origin shifts the window forward)
+        reduction = -minimum_filter1d(-reduction, lookahead, mode="nearest", origin=-(lookahead // 2))
+        log_r = np.log(reduction)  # -inf where no reduction is needed
+    decay = np.arange(n_samples) / (release_s * sr)  # (T,)
+    log_r = np.maximum(np.maximum.accumulate(log_r + decay) - decay, log_r)  # step 3 (max: exact at r1)
+    gain = 10.0 ** (-np.exp(log_r) / 20.0)  # (T,)
+    # step 4; before the start the gain holds its first value, which covers the first L peaks
+    return np.minimum(_causal_mean(gain, lookahead, initial=float(gain[0])), 1.0)
+
+
+def limit_true_peak(
+    x: np.ndarray,
+    sr: int,
+    *,
+    ceiling_db: float,
+    lookahead_s: float = LOOKAHEAD_S,
+    release_s: float = RELEASE_S,
+) -> np.ndarray:
+    """Look-ahead true-peak limiter: ``x`` ``(T,)`` or ``(C, T)`` -> same shape and dtype,
+    true peak ≤ ``ceiling_db`` (see :func:`limiter_gain`).
+
+    It aims 0.001 dB under the ceiling, so rounding to float32 cannot cross it, and the
+    result is verified: if the time-varying gain let an interpolated peak through (the
+    interpolation mixes neighbouring samples that got slightly different gains), a static
+    gain trims the whole signal to the ceiling.
+    """
+    x = np.asarray(x)
+    assert np.issubdtype(x.dtype, np.floating), f"{x.dtype=}"
+    (y,), _ = _limit_together(
+        [_as_channels(x)], sr, ceiling_db=ceiling_db, lookahead_s=lookahead_s, release_s=release_s
+    )
+    return y.reshape(x.shape).astype(x.dtype)
+
+
+# --------------------------------------------------------------------------- balance
+
+
+def balance_gains(balance: float) -> tuple[float, float]:
+    """Amplitude weights ``(music, sfx) = (1 - b, b)`` for a balance ``b`` in [0, 1].
+
+    They apply after both stems have been normalised to equal loudness, so the loudness
+    difference sfx − music is exactly ``20·log10(b / (1 - b))`` dB
+    (:func:`balance_target_db`): b = 0 is music only, b = 1 effects only, b = 0.5 equal
+    loudness, b = 0.8 effects 12.04 dB louder. :func:`mix_stems` holds this through its
+    limiter (re-levelling the stems when limiting skews it). Raises :class:`InputError` for
+    NaN or values outside [0, 1].
+    """
+    b = _check_balance(balance)
+    return 1.0 - b, b
+
+
+def balance_target_db(balance: float) -> float:
+    """Loudness difference sfx − music in dB that ``balance`` asks for:
+    ``20·log10(b / (1 - b))``, ``-inf`` at 0 (music only) and ``+inf`` at 1 (effects only)."""
+    b = _check_balance(balance)
+    if b == 0.0:
+        return -math.inf
+    if b == 1.0:
+        return math.inf
+    return 20.0 * math.log10(b / (1.0 - b))
+
+
+# ------------------------------------------------------------------------------- mix
+
+
+def mix_stems(
+    music: np.ndarray,
+    sfx: np.ndarray,
+    *,
+    sr_in: int,
+    balance: float = 0.5,
+    sfx_pan: np.ndarray | None = None,
+    cfg: MixConfig = MIX,
+) -> Mix:
+    """Mix mono ``music`` and ``sfx`` ``(T,)`` at ``sr_in`` into the stereo deliverable.
+
+    ``balance`` b in [0, 1] sets the stem loudness difference sfx − music to
+    ``20·log10(b / (1 - b))`` dB (:func:`balance_gains`). ``sfx_pan`` is a ``(T,)`` pan
+    position per input sample (:func:`pan_curve`; None = centre). The result is at
+    ``cfg.sample_rate`` with ``round(T · sr_out / sr_in)`` samples, loudness
+    ``cfg.target_lufs`` (a little less where the limiter had to act) and true peak
+    ≤ ``cfg.true_peak_dbtp``; its stems are the gain-staged signals that sum to it, each
+    under the ceiling too. A silent stem stays silent (no loudness matching for it).
+    """
+    # 1. Check inputs
+    music_weight, sfx_weight = balance_gains(balance)
+    music = np.asarray(music, dtype=np.float64)
+    sfx = np.asarray(sfx, dtype=np.float64)
+    assert music.ndim == 1 and music.shape == sfx.shape, f"mono, same length: {music.shape=} {sfx.shape=}"
+    assert sr_in > 0, f"{sr_in=}"
+    if not (np.isfinite(music).all() and np.isfinite(sfx).all()):
+        raise ValueError("stems contain non-finite samples")
+    sr = cfg.sample_rate
+    n_in = music.shape[0]
+    n_out = int(round(n_in * sr / sr_in))
+
+    # 2. Resample to the deliverable rate; the pan curve is interpolated (no ringing)
+    music = _resample(music, sr_in=sr_in, sr_out=sr, n_out=n_out)  # (T',)
+    sfx = _resample(sfx, sr_in=sr_in, sr_out=sr, n_out=n_out)  # (T',)
+    if sfx_pan is None:
+        pan = np.full(n_out, 0.5)
+    else:
+        sfx_pan = np.asarray(sfx_pan, dtype=np.float64)
+        assert sfx_pan.shape == (n_in,), f"one pan position per input sample: {sfx_pan.shape=} {n_in=}"
+        pan = np.interp(np.arange(n_out) / sr, np.arange(sfx_pan.shape[0]) / sr_in, sfx_pan)  # (T',)
+
+    # 3. Pan: music centred, effects along their curve
+    music_st = np.stack(pan_gains(0.5, pan_law_db=cfg.pan_law_db))[:, None] * music  # (2, T')
+    sfx_st = np.stack(pan_gains(pan, pan_law_db=cfg.pan_law_db)) * sfx  # (2, T')
+
+    # 4. Balance: equal loudness first, then amplitude weights (1 - b, b)
+    music_lufs, sfx_lufs = loudness_lufs(music_st, sr), loudness_lufs(sfx_st, sr)
+    music_st *= music_weight * _gain_to(music_lufs, cfg.target_lufs)
+    sfx_st *= sfx_weight * _gain_to(sfx_lufs, cfg.target_lufs)
+    both_audible = music_weight * sfx_weight > 0.0 and math.isfinite(music_lufs) and math.isfinite(sfx_lufs)
+
+    # 5. Normalise the sum to the target loudness
+    mix_gain = _gain_to(loudness_lufs(music_st + sfx_st, sr), cfg.target_lufs)
+    music_st *= mix_gain
+    sfx_st *= mix_gain
+
+    # 6. True-peak limit: one gain envelope for both stems, so they still add up to the mix
+    target_db = balance_target_db(balance) if both_audible else None
+    music_out, sfx_out, reduction_db = _limit_balanced(music_st, sfx_st, target_db=target_db, sr=sr, cfg=cfg)
+    music32 = music_out.astype(np.float32)
+    sfx32 = sfx_out.astype(np.float32)
+    mix32 = music32 + sfx32  # the stems add up to the mix exactly
+
+    # 7. Measure what is delivered
+    return Mix(
+        music=music32,
+        sfx=sfx32,
+        mix=mix32,
+        sr=sr,
+        music_lufs=loudness_lufs(music32, sr),
+        sfx_lufs=loudness_lufs(sfx32, sr),
+        mix_lufs=loudness_lufs(mix32, sr),
+        music_dbtp=true_peak_dbtp(music32, sr),
+        sfx_dbtp=true_peak_dbtp(sfx32, sr),
+        mix_dbtp=true_peak_dbtp(mix32, sr),
+        gain_reduction_db=reduction_db,
+    )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_channels(x: np.ndarray) -> np.ndarray:
+    """``(T,)`` or ``(C, T)`` -> ``(C, T)`` float64, finite."""
+    x = np.asarray(x, dtype=np.float64)
+    assert x.ndim in (1, 2), f"expected (T,) or (C, T), got {x.shape=}"
+    if not np.isfinite(x).all():
+        raise ValueError("audio contains non-finite samples")
+    return x[None] if x.ndim == 1 else x
+
+
+def _check_balance(balance: float) -> float:
+    try:
+        b = float(balance)
+    except (TypeError, ValueError):
+        b = math.nan
+    if not 0.0 <= b <= 1.0:  # False for NaN as well
+        raise InputError(f"balance must be between 0 (music only) and 1 (effects only), got {balance!r}")
+    return b
+
+
+def _gain_to(lufs: float, target_lufs: float) -> float:
+    """Amplitude gain taking loudness ``lufs`` to ``target_lufs``; 1 for silence."""
+    return 10.0 ** ((target_lufs - lufs) / 20.0) if math.isfinite(lufs) else 1.0
+
+
+def _causal_mean(v: np.ndarray, size: int, *, initial: float) -> np.ndarray:
+    """Moving average over ``v[n-size+1 .. n]`` ``(T,)``, as if ``v`` were preceded by ``initial``."""
+    padded = np.concatenate([np.full(size - 1, initial), v])  # (T + size - 1,)
+    sums = np.concatenate([[0.0], np.cumsum(padded)])  # (T + size,)
+    return (sums[size:] - sums[:-size]) / size
+
+
+def _resample(x: np.ndarray, *, sr_in: int, sr_out: int, n_out: int) -> np.ndarray:
+    """``(T,)`` at ``sr_in`` -> ``(n_out,)`` at ``sr_out`` (soxr "HQ"; trimmed or zero-padded
+    to exactly ``n_out``, soxr may differ by a sample)."""
+    y = x if sr_in == sr_out else soxr.resample(x, sr_in, sr_out, quality="HQ")
+    y = y[:n_out]
+    return np.pad(y, (0, n_out - y.shape[0]))  # (n_out,)
+
+
+def _oversampling(sr: int) -> int:
+    return max(4, math.ceil(TRUE_PEAK_RATE / sr))
+
+
+def _peak_envelope(x: np.ndarray, *, sr: int) -> np.ndarray:
+    """Per-sample true peak ``(T,)`` of ``x`` ``(C, T)``: the max over channels of ``|x[n]|``
+    and of the interpolated points between n and n+1.
+
+    Oversampled a chunk at a time with enough context on both sides that the result equals
+    oversampling the whole signal at once (the signal counts as zero outside its ends).
+    """
+    factor = _oversampling(sr)
+    n_channels, n_samples = x.shape
+    envelope = np.abs(x).max(axis=0, initial=0.0)  # (T,)
+    for start in range(0, n_samples, _PEAK_CHUNK):
+        stop = min(start + _PEAK_CHUNK, n_samples)
+        lo, hi = max(0, start - _PEAK_CHUNK_PAD), min(n_samples, stop + _PEAK_CHUNK_PAD)
+        up = np.abs(resample_poly(x[:, lo:hi], factor, 1, axis=-1))  # (C, (hi - lo) * factor)
+        up = up.max(axis=0).reshape(hi - lo, factor)[start - lo : stop - lo].max(axis=1)  # (stop - start,)
+        np.maximum(envelope[start:stop], up, out=envelope[start:stop])
+    return envelope
+
+
+def _limit_balanced(
+    music: np.ndarray, sfx: np.ndarray, *, target_db: float | None, sr: int, cfg: MixConfig
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Limit ``(2, T)`` stems (their sum already at ``cfg.target_lufs``) together to
+    ``cfg.true_peak_dbtp``, keeping the mix loudness and the stem loudness difference
+    sfx − music at ``target_db`` (None when only one stem is audible).
+
+    Limiting takes loudness away, and more from whichever stem makes the peaks (a burst of
+    effects loses more than the music under it). So when the limiter acts, two gains are
+    corrected from what it measured and the stems are limited again: a make-up gain m by
+    the mix's loudness shortfall and a tilt t by the balance error (sfx +t/2 dB, music
+    -t/2 dB). Each pass removes most of both errors; the best of a few passes is kept, and
+    a mix left above the target is brought down to it by a static gain (which moves
+    neither the balance nor any peak above the ceiling). Returns the stems and the largest
+    gain reduction of the limiter (dB).
+    """
+    makeup_db = tilt_db = 0.0
+    # (cost, loudness above target, (music, sfx, reduction))
+    best: tuple[float, float, tuple[np.ndarray, np.ndarray, float]] | None = None
+    for _ in range(_LIMITER_PASSES):
+        music_gain = 10.0 ** ((makeup_db - tilt_db / 2) / 20.0)
+        sfx_gain = 10.0 ** ((makeup_db + tilt_db / 2) / 20.0)
+        (music_out, sfx_out), reduction_db = _limit_together(
+            [music * music_gain, sfx * sfx_gain], sr, ceiling_db=cfg.true_peak_dbtp, include_sum=True
+        )
+        if reduction_db == 0.0 and makeup_db == tilt_db == 0.0:
+            return music_out, sfx_out, reduction_db  # nothing to limit: levels are exact
+        loudness_error = loudness_lufs(music_out + sfx_out, sr) - cfg.target_lufs
+        balance_error = 0.0
+        if target_db is not None:
+            balance_error = loudness_lufs(sfx_out, sr) - loudness_lufs(music_out, sr) - target_db
+        cost = max(-loudness_error, 0.0) + abs(balance_error)  # an excess is trimmed below
+        if best is None or cost < best[0]:
+            best = (cost, max(loudness_error, 0.0), (music_out, sfx_out, reduction_db))
+        if loudness_error >= -_LOUDNESS_TOLERANCE_LU and abs(balance_error) <= _BALANCE_TOLERANCE_DB:
+            break
+        makeup_db -= loudness_error
+        tilt_db -= balance_error
+    assert best is not None
+    _, excess_db, (music_out, sfx_out, reduction_db) = best
+    trim = 10.0 ** (-excess_db / 20.0)
+    return music_out * trim, sfx_out * trim, reduction_db
+
+
+def _limit_together(
+    signals: list[np.ndarray],
+    sr: int,
+    *,
+    ceiling_db: float,
+    include_sum: bool = False,
+    lookahead_s: float = LOOKAHEAD_S,
+    release_s: float = RELEASE_S,
+) -> tuple[list[np.ndarray], float]:
+    """Apply one limiter gain to every ``(C, T)`` signal (and, if ``include_sum``, keep their
+    sum under the ceiling as well); return them and the largest gain reduction in dB.
+
+    The gain comes from all of them stacked as channels, so each one, and their sum, ends
+    at or under ``ceiling_db``; a final static trim enforces it if interpolation let a
+    peak through. Aims ``_CEILING_MARGIN_DB`` low so that float32 rounding stays under.
+    """
+    target_db = ceiling_db - _CEILING_MARGIN_DB
+    def watched(parts: list[np.ndarray]) -> np.ndarray:  # (sum of C [+ C], T)
+        return np.concatenate(parts + [np.sum(parts, axis=0)] if include_sum else parts)
+
+    gain = limiter_gain(
+        watched(signals), sr, ceiling_db=target_db, lookahead_s=lookahead_s, release_s=release_s
+    )  # (T,)
+    limited = [s * gain for s in signals]  # (C, T) each
+    overshoot_db = max(true_peak_dbtp(watched(limited), sr) - target_db, 0.0)
+    if overshoot_db > 0.0:  # static fallback
+        trim = 10.0 ** (-overshoot_db / 20.0)
+        limited = [s * trim for s in limited]
+        gain = gain * trim
+    min_gain = float(gain.min(initial=1.0))
+    return limited, -20.0 * math.log10(min_gain) if min_gain < 1.0 else 0.0
