@@ -1,7 +1,8 @@
 """`python -m soundtrack COMMAND`: the project's commands in one place.
 
-Commands that exist now: `data` (build or verify the corpus). The model, generation,
-evaluation and benchmark commands arrive with their issues (docs/ROADMAP.md).
+Commands that exist now: `data` (build, cache or verify the corpus), `train` (a training
+stage) and `evaluate` (the results table). Generation and the benchmark arrive with their
+issues (README, "What works today").
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"data": "soundtrack.data.__main__"}
+    commands = {"data": "soundtrack.data.__main__", "train": "soundtrack.train", "evaluate": "soundtrack.evaluate"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m soundtrack {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

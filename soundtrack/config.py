@@ -4,7 +4,12 @@ Lengths derived from durations are properties, never recomputed by hand elsewher
 """
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,3 +81,48 @@ AUDIO = AudioConfig()
 MIX = MixConfig()
 VIDEO = VideoConfig()
 CLIP = ClipConfig()
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by every training stage (soundtrack/train.py)."""
+
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup: int = 50
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    log_every: int = 10
+    ckpt_every: int = 100
+
+
+def config_from_dict(cls: type[T], d: dict) -> T:
+    """Inverse of `dataclasses.asdict` for a frozen config dataclass (a run's config.json).
+
+    JSON lists come back as tuples and nested dicts as their dataclasses; keys the class
+    does not know are an error, so a config written by other code is not silently misread.
+    """
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - known
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    kwargs = {}
+    for name, value in d.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = config_from_dict(hint, value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def named_config(table: dict[str, T], name: str, *, what: str) -> T:
+    """`table[name]`, or an InputError that lists the known names."""
+    from soundtrack.errors import InputError
+
+    if name not in table:
+        raise InputError(f"unknown {what} config {name!r}; known: {', '.join(table)}")
+    return table[name]

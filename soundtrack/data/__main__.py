@@ -1,4 +1,4 @@
-"""`python -m soundtrack.data build|verify` (see docs/DATA.md)."""
+"""`python -m soundtrack.data build|verify|cache` (see docs/DATA.md)."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("root", type=Path)
     v.add_argument("--n", type=int, default=200, help="items to check")
     v.add_argument("--json", type=Path, default=None, help="also write the report here")
+    c = sub.add_parser("cache", help="precompute model inputs (mels, visual features) into DIR/cache")
+    c.add_argument("root", type=Path)
+    c.add_argument("--part", choices=("audio", "video", "all"), default="all")
+    c.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -32,6 +36,14 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError("--n and --workers must be at least 1")
             opts = BuildOptions(seed=args.seed, soundfonts=tuple(s for s in args.soundfonts.split(",") if s))
             print(json.dumps(build_corpus(args.out, n=args.n, opts=opts, workers=args.workers)))
+        elif args.command == "cache":
+            from soundtrack.data.cache import CACHE_VERSIONS, build_cache, cache_file
+            from soundtrack.data.build import SPLITS
+
+            parts = list(CACHE_VERSIONS) if args.part == "all" else [args.part]
+            done = [str(build_cache(args.root, split, part, workers=args.workers))
+                    for split in SPLITS for part in parts if not cache_file(args.root, split, part).is_file()]
+            print(json.dumps({"built": done}))
         else:
             from soundtrack.data.verify import verify_corpus
 

@@ -168,11 +168,15 @@ def _vel(piece: Piece, rng: np.random.Generator, base: float) -> int:
     return int(np.clip(base * piece.intensity + rng.normal(0, 6), 20, 127))
 
 
+def _has_kit(piece: Piece) -> bool:
+    return any(t.role == "drums" for t in piece.tracks)
+
+
 def _chord_track(piece: Piece, track: Track, bars: np.ndarray, chords: list, rng) -> list[Note]:
     p = piece.beat_period
     styles = ["sustain", "stabs", "half"] + (["arp"] if 90 <= piece.tempo_bpm <= 130 else [])
-    if not any(t.role == "drums" for t in piece.tracks):
-        styles = [s for s in styles if s != "sustain"]  # keep a pulse when there is no kit
+    if not _has_kit(piece):
+        styles = [s for s in styles if s in ("stabs", "arp")]  # the chords keep the beat without a kit
     style = styles[int(rng.integers(len(styles)))]
     low = int(rng.integers(52, 60))
     notes: list[Note] = []
@@ -225,6 +229,8 @@ def _melody_track(piece: Piece, track: Track, bars: np.ndarray, chords: list, rn
 def _bass_track(piece: Piece, track: Track, bars: np.ndarray, chords: list, rng) -> list[Note]:
     p = piece.beat_period
     patterns = ["halves", "quarters", "root_fifth"] + (["eighths"] if 90 <= piece.tempo_bpm <= 110 else [])
+    if not _has_kit(piece):
+        patterns = [p for p in patterns if p != "halves"]
     pattern = patterns[int(rng.integers(len(patterns)))]
     notes: list[Note] = []
     for t0, pcs in zip(bars, chords):

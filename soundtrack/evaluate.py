@@ -1,0 +1,455 @@
+"""Evaluate the generator against its ablation and two baselines: `python -m soundtrack.evaluate`.
+
+For the first `n` items of a split (default: 50 test items), one row per system:
+
+- `full`: the SDMA model (`runs/ldm-small`), generated from each item's video and the
+  controls of its labels (`Controls.from_labels`), seed `seed + i` for item i;
+- `no_sdma`: the plain-attention ablation (`runs/ldm-small-nosdma`), same inputs and seeds;
+- `retrieval`: the real stems of the nearest TRAINING clip by CVSM video embedding (cosine);
+- `round_trip`: the real stems through VAE encode (posterior mode) -> decode -> vocoder, the
+  floor the decoder puts under every generated row;
+- `real`: the real stems themselves (the reference; its FADs are 0 by construction).
+
+A row whose run directory is missing is skipped with a note. Metrics, per row:
+
+- FAD (soundtrack/audio/embeddings.py) of each stem against the REAL stems of the same
+  items, with the training-free stats embedding and with the CVSM audio embedding;
+- stem leakage: a music-vs-effects logistic regression on stats embeddings, trained on the
+  real stems of the first `LEAKAGE_ITEMS` train items (embeddings cached in `corpus/cache/`);
+  `leak_music` = mean P(effects | music stem), `leak_sfx` = mean P(music | effects stem),
+  lower is better, the `real` row is the classifier's own floor on held-out stems. (This is
+  a clip-level stand-in for the windowed CNN of docs/method/sdma.md §5.)
+- effects sync: onset F1 at +-50 ms of `effect_onsets(sfx)` against the item's labelled event
+  times, pooled over items (soundtrack/data/verify.py);
+- tempo accuracy-1 (+-4%) and accuracy-2 (octave errors allowed) of `tempo_estimate(music)`;
+- CVSM video-music and video-effects cosine similarity of the global embeddings (the
+  analogue of the paper's ImageBind score).
+
+Plus CVSM retrieval (docs/method/cvsm.md eq. 8, 100 candidates) on the whole split, once.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from soundtrack.config import AUDIO
+from soundtrack.errors import InputError
+
+DEFAULT_RUNS = {"vae": "runs/vae-small", "vocoder": "runs/vocoder-small", "cvsm": "runs/cvsm-small",
+                "ldm": "runs/ldm-small", "ldm_nosdma": "runs/ldm-small-nosdma"}
+SYSTEMS = ("full", "no_sdma", "retrieval", "round_trip", "real")
+STEMS = ("music", "sfx")
+LEAKAGE_ITEMS = 300  # train items whose real stems train the leakage classifier
+LEAKAGE_L2 = 1e-2  # ridge on the standardised-feature weights
+STATS_CACHE_VERSION = 1
+RETRIEVAL_CANDIDATES = 100
+SECTION_BEGIN = "<!-- evaluate:begin -->"
+SECTION_END = "<!-- evaluate:end -->"
+METRICS = (  # (key, markdown header), in table order
+    ("fad_stats_music", "FAD stats music"), ("fad_stats_sfx", "FAD stats sfx"),
+    ("fad_cvsm_music", "FAD cvsm music"), ("fad_cvsm_sfx", "FAD cvsm sfx"),
+    ("leak_music", "leak music"), ("leak_sfx", "leak sfx"), ("sync_f1", "sync F1"),
+    ("tempo_acc1", "tempo acc1"), ("tempo_acc2", "tempo acc2"),
+    ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"), ("s_per_item", "s/item"),
+)
+
+
+# ---------------------------------------------------------------------------------- leakage probe
+@dataclass(frozen=True)
+class StemClassifier:
+    """Logistic regression P(effects | stats embedding) on standardised features."""
+
+    mean: np.ndarray  # (D,)
+    scale: np.ndarray  # (D,)
+    weight: np.ndarray  # (D,)
+    bias: float
+    train_accuracy: float
+    n_train: int
+
+    def p_effects(self, emb: np.ndarray) -> np.ndarray:
+        """(N, D) stats embeddings -> (N,) P(effects)."""
+        from scipy.special import expit
+
+        return expit(((emb - self.mean) / self.scale) @ self.weight + self.bias)
+
+
+def fit_stem_classifier(music: np.ndarray, sfx: np.ndarray, *, l2: float = LEAKAGE_L2) -> StemClassifier:
+    """Fit on real stems' stats embeddings `music (N, D)` (label 0) and `sfx (M, D)` (label 1).
+
+    L2-regularised logistic loss, minimised by scipy's L-BFGS from zero: deterministic, and
+    no scikit-learn (not a dependency of this project).
+    """
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    x = np.concatenate([music, sfx]).astype(np.float64)  # (N + M, D)
+    y = np.concatenate([np.zeros(len(music)), np.ones(len(sfx))])  # (N + M,)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-8
+    xs = (x - mean) / scale
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:-1], theta[-1]
+        logit = xs @ w + b
+        nll = -np.mean(y * log_expit(logit) + (1 - y) * log_expit(-logit)) + 0.5 * l2 * w @ w
+        r = (expit(logit) - y) / len(y)  # (N + M,) d nll / d logit
+        return float(nll), np.concatenate([xs.T @ r + l2 * w, [r.sum()]])
+
+    theta = minimize(loss, np.zeros(xs.shape[1] + 1), jac=True, method="L-BFGS-B",
+                     options={"maxiter": 500}).x
+    clf = StemClassifier(mean=mean, scale=scale, weight=theta[:-1], bias=float(theta[-1]),
+                         train_accuracy=0.0, n_train=len(y))
+    acc = float(np.mean((clf.p_effects(x) > 0.5) == (y > 0.5)))
+    return dataclasses.replace(clf, train_accuracy=acc)
+
+
+def train_stats_embeddings(corpus: Path, *, n_items: int = LEAKAGE_ITEMS,
+                           progress: bool = True) -> dict[str, np.ndarray]:
+    """Stats embeddings of the real music and sfx stems of the first `n_items` train items,
+    cached in `corpus/cache/`: {"music": (N, D), "sfx": (N, D)}."""
+    from tqdm import tqdm
+
+    from soundtrack.audio.embeddings import stats_embedding
+
+    items = sorted(p.parent for p in (corpus / "train").glob("*/labels.json"))[:n_items]
+    if not items:
+        raise InputError(f"no items in {corpus / 'train'}: the leakage classifier trains on the train split")
+    path = corpus / "cache" / f"stats-embeddings-train-{len(items)}-v{STATS_CACHE_VERSION}.npz"
+    if path.is_file():
+        cached = np.load(path)
+        return {stem: cached[stem] for stem in STEMS}
+    out: dict[str, list[np.ndarray]] = {stem: [] for stem in STEMS}
+    for item in tqdm(items, desc="leakage probe: train stems", unit="item", disable=not progress):
+        for stem in STEMS:
+            out[stem].append(stats_embedding(_read_stem(item, stem)))
+    arrays = {stem: np.stack(v) for stem, v in out.items()}  # (N, D) each
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.part.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return arrays
+
+
+# ----------------------------------------------------------------------------------------- helpers
+def _read_stem(item: Path, stem: str) -> np.ndarray:
+    """A real stem's first 10.24 s, `(163840,)` float32 (zero-padded if shorter)."""
+    import soundfile as sf
+
+    from soundtrack.pipeline import CLIP_SAMPLES
+
+    wave, sr = sf.read(os.fspath(item / f"{stem}.wav"), dtype="float32", frames=CLIP_SAMPLES)
+    assert sr == AUDIO.sample_rate and wave.ndim == 1, f"{item}/{stem}.wav: {sr=} {wave.shape=}"
+    return np.pad(wave, (0, CLIP_SAMPLES - len(wave)))
+
+
+def _train_video_embeddings(cvsm, corpus: Path, *, chunk: int = 32,
+                            progress: bool = True) -> tuple[list[str], torch.Tensor]:
+    """(names, (N, D) CVSM video embeddings) of the whole train split, read from the video
+    cache a chunk at a time (the train thumbnails are ~1 GB)."""
+    from safetensors import safe_open
+    from tqdm import tqdm
+
+    from soundtrack.data.cache import build_cache, cache_file
+
+    path = cache_file(corpus, "train", "video")
+    if not path.is_file():
+        build_cache(corpus, "train", "video", progress=progress)
+    names = json.loads(path.with_suffix(".json").read_text())["names"]
+    embeds = []
+    with safe_open(os.fspath(path), framework="pt") as f, torch.no_grad():
+        video, thumbs = f.get_slice("video"), f.get_slice("thumbs")
+        for i in tqdm(range(0, len(names), chunk), desc="retrieval: train videos", unit="chunk",
+                      disable=not progress):
+            embeds.append(cvsm.video(video[i:i + chunk].float(), thumbs[i:i + chunk]).embed)  # (b, D)
+    return names, torch.cat(embeds)
+
+
+def _cvsm_audio(cvsm, mel_fn, waves: np.ndarray, *, stem: str, chunk: int = 8) -> torch.Tensor:
+    """(N, T) waves -> (N, D) CVSM audio embeddings of their first 1024 mel frames."""
+    from soundtrack.audio.embeddings import cvsm_embedding
+    from soundtrack.data.cache import MEL_FRAMES
+
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(waves), chunk):
+            mel = mel_fn(torch.from_numpy(waves[i:i + chunk]).float())[..., :MEL_FRAMES]  # (b, 64, 1024)
+            out.append(cvsm_embedding(cvsm, mel, stem=stem))
+    return torch.cat(out)
+
+
+def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.ndarray]], labels: list[dict],
+                 video_embed: torch.Tensor, cvsm, mel_fn, clf: StemClassifier) -> dict:
+    """Every metric of one row; `waves` {"music", "sfx"}: (n, T); `real`: the real stems'
+    stats and cvsm embeddings {"stats"|"cvsm": {"music"|"sfx": (n, D)}}."""
+    from soundtrack.audio.embeddings import frechet_distance, stats_embedding
+    from soundtrack.data.verify import effect_onsets, onset_scores, tempo_correct, tempo_estimate
+
+    sr = AUDIO.sample_rate
+    stats = {s: np.stack([stats_embedding(w, sr) for w in waves[s]]) for s in STEMS}  # (n, D)
+    cvsm_emb = {s: _cvsm_audio(cvsm, mel_fn, waves[s], stem=s) for s in STEMS}  # (n, D)
+    out: dict = {}
+    for s in STEMS:
+        out[f"fad_stats_{s}"] = frechet_distance(stats[s], real["stats"][s])
+        out[f"fad_cvsm_{s}"] = frechet_distance(cvsm_emb[s].numpy(), real["cvsm"][s])
+    out["leak_music"] = float(np.mean(clf.p_effects(stats["music"])))
+    out["leak_sfx"] = float(np.mean(1.0 - clf.p_effects(stats["sfx"])))
+    hits = n_ref = n_est = 0
+    acc1, acc2 = [], []
+    for wave_m, wave_s, lab in zip(waves["music"], waves["sfx"], labels):
+        _, _, _, h, r, e = onset_scores([ev["time"] for ev in lab["events"]], effect_onsets(wave_s, sr))
+        hits, n_ref, n_est = hits + h, n_ref + r, n_est + e
+        a1, a2 = tempo_correct(tempo_estimate(wave_m, sr), lab["tempo_bpm"])
+        acc1.append(a1)
+        acc2.append(a2)
+    p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
+    out["sync_f1"] = 2 * p * r / (p + r) if p + r else 0.0  # pooled over items
+    out["tempo_acc1"], out["tempo_acc2"] = float(np.mean(acc1)), float(np.mean(acc2))
+    out["cvsm_video_music"] = float((video_embed * cvsm_emb["music"]).sum(-1).mean())  # unit vectors: cosine
+    out["cvsm_video_sfx"] = float((video_embed * cvsm_emb["sfx"]).sum(-1).mean())
+    return out
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict | None = None,
+             steps: int = 25, guidance: float = 3.0, seed: int = 0, progress: bool = True) -> dict:
+    """Rows of metrics for the first `n` items of `split` (module docstring); JSON-able."""
+    from tqdm import tqdm
+
+    from soundtrack.audio.embeddings import stats_embedding
+    from soundtrack.audio.mel import MelSpectrogram
+    from soundtrack.data.cache import load_split
+    from soundtrack.models.cvsm import load_cvsm, retrieval
+    from soundtrack.models.ldm import load_ldm
+    from soundtrack.models.vae import load_vae
+    from soundtrack.models.vocoder import load_vocoder
+    from soundtrack.pipeline import Controls, Models, generate_clip, vocode
+
+    t_start = time.perf_counter()
+    # 1. Check inputs
+    corpus = Path(corpus)
+    if not (corpus / split).is_dir():
+        raise InputError(f"no split {split!r} in {corpus}: build the corpus first "
+                         f"(python -m soundtrack data build)")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError(f"n must be a whole number >= 1, got {n!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise InputError(f"steps must be a whole number >= 1, got {steps!r}")
+    if not math.isfinite(guidance) or guidance < 0:
+        raise InputError(f"guidance must be a number >= 0, got {guidance!r}")
+    unknown = set(runs or {}) - set(DEFAULT_RUNS)
+    if unknown:
+        raise InputError(f"unknown run name(s) {sorted(unknown)}; known: {', '.join(DEFAULT_RUNS)}")
+    run_dirs = {k: Path(v) for k, v in {**DEFAULT_RUNS, **(runs or {})}.items()}
+    have = {k: (p / "model.safetensors").is_file() and (p / "config.json").is_file()
+            for k, p in run_dirs.items()}
+    if not have["cvsm"]:
+        raise InputError(f"no CVSM in {run_dirs['cvsm']}: every row is scored with it "
+                         f"(python -m soundtrack.train cvsm)")
+    needs = {"full": ("ldm", "vae", "vocoder"), "no_sdma": ("ldm_nosdma", "vae", "vocoder"),
+             "retrieval": ("cvsm",), "round_trip": ("vae", "vocoder"), "real": ()}
+    skipped = {row: f"skipped: no trained run in {', '.join(str(run_dirs[k]) for k in need if not have[k])}"
+               for row, need in needs.items() if not all(have[k] for k in need)}
+    rows_run = [row for row in SYSTEMS if row not in skipped]
+
+    # 2. Data: the first n items, their real stems, and the models
+    arrays = load_split(corpus, split, progress=progress)
+    n = min(n, len(arrays))
+    labels = arrays.labels[:n]
+    items = [corpus / split / name for name in arrays.names[:n]]
+    cvsm = load_cvsm(run_dirs["cvsm"])
+    vae = load_vae(run_dirs["vae"]) if have["vae"] else None
+    vocoder = load_vocoder(run_dirs["vocoder"]) if have["vocoder"] else None
+    generators: dict[str, Models] = {}
+    for row, key in (("full", "ldm"), ("no_sdma", "ldm_nosdma")):
+        if row in rows_run:
+            ldm = load_ldm(run_dirs[key])
+            if ldm.cfg.video_dim != cvsm.cfg.token_dim:
+                raise InputError(f"{run_dirs[key]} expects {ldm.cfg.video_dim}-wide video tokens, "
+                                 f"{run_dirs['cvsm']} gives {cvsm.cfg.token_dim}")
+            generators[row] = Models(vae=vae, vocoder=vocoder, cvsm=cvsm, ldm=ldm, vae_run=run_dirs["vae"],
+                                     vocoder_run=run_dirs["vocoder"], cvsm_run=run_dirs["cvsm"],
+                                     ldm_run=run_dirs[key])
+    mel_fn = MelSpectrogram(AUDIO)
+    with torch.no_grad():
+        video_embed = torch.cat([cvsm.video(arrays.video[i:i + 16].float(), arrays.thumbs[i:i + 16]).embed
+                                 for i in range(0, n, 16)])  # (n, D) unit vectors
+
+    # 3. The leakage probe, on real train stems
+    t0 = time.perf_counter()
+    train_stats = train_stats_embeddings(corpus, progress=progress)
+    clf = fit_stem_classifier(train_stats["music"], train_stats["sfx"])
+    probe_s = time.perf_counter() - t0
+
+    # 4. Nearest training clips for the retrieval row (video -> video, cosine of unit vectors)
+    retrieved: list[Path] = []
+    if "retrieval" in rows_run:
+        train_names, train_embed = _train_video_embeddings(cvsm, corpus, progress=progress)
+        nearest = (video_embed @ train_embed.T).argmax(dim=1)  # (n,)
+        retrieved = [corpus / "train" / train_names[int(j)] for j in nearest]
+
+    # 5. Every system's stems, item by item
+    waves = {row: {s: [] for s in STEMS} for row in rows_run}
+    seconds = {row: 0.0 for row in rows_run}
+    for i in tqdm(range(n), desc="evaluate", unit="item", disable=not progress):
+        for row in rows_run:
+            t0 = time.perf_counter()
+            if row in generators:
+                clip = generate_clip(generators[row], video=arrays.video[i], thumbs=arrays.thumbs[i],
+                                     controls=Controls.from_labels(labels[i]), seed=seed + i, steps=steps,
+                                     guidance=guidance)
+                pair = (clip.music, clip.sfx)
+            elif row == "round_trip":
+                with torch.no_grad():
+                    mels = torch.stack([arrays.music_mel[i], arrays.sfx_mel[i]]).float()  # (2, 64, 1024)
+                    pair = tuple(vocode(vocoder, vae.decode(vae.encode(mels))).numpy())  # (163840,) x 2
+            elif row == "retrieval":
+                pair = (_read_stem(retrieved[i], "music"), _read_stem(retrieved[i], "sfx"))
+            else:  # real
+                pair = (_read_stem(items[i], "music"), _read_stem(items[i], "sfx"))
+            seconds[row] += time.perf_counter() - t0
+            for s, w in zip(STEMS, pair):
+                waves[row][s].append(np.asarray(w, np.float32))
+
+    # 6. Metrics, every row against the real stems of the same items
+    t0 = time.perf_counter()
+    real_waves = {s: np.stack(waves["real"][s]) for s in STEMS}  # (n, T)
+    real = {"stats": {s: np.stack([stats_embedding(w) for w in real_waves[s]]) for s in STEMS},
+            "cvsm": {s: _cvsm_audio(cvsm, mel_fn, real_waves[s], stem=s).numpy() for s in STEMS}}
+    rows: dict[str, dict] = {}
+    for row in rows_run:
+        stacked = {s: np.stack(waves[row][s]) for s in STEMS}  # (n, T)
+        rows[row] = {**_row_metrics(stacked, real=real, labels=labels, video_embed=video_embed, cvsm=cvsm,
+                                    mel_fn=mel_fn, clf=clf),
+                     "s_per_item": seconds[row] / n}
+    metrics_s = time.perf_counter() - t0
+    cvsm_retrieval = retrieval(cvsm, arrays, n_candidates=RETRIEVAL_CANDIDATES)
+
+    return {
+        "rows": rows,
+        "skipped": skipped,
+        "cvsm_retrieval": {k: float(v) for k, v in cvsm_retrieval.items()},
+        "leakage_classifier": {"kind": "logistic regression on stats embeddings (L-BFGS, L2 "
+                                       f"{LEAKAGE_L2})", "n_train": clf.n_train,
+                               "train_accuracy": clf.train_accuracy},
+        "settings": {
+            "date": datetime.datetime.now().isoformat(timespec="seconds"),
+            "corpus": str(corpus), "split": split, "n": n, "steps": steps, "guidance": guidance, "seed": seed,
+            "scheduler": "dpm++", "runs": {k: str(v) for k, v in run_dirs.items()},
+            "machine": platform.node(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+        },
+        "timings": {"total_s": time.perf_counter() - t_start, "leakage_probe_s": probe_s,
+                    "metrics_s": metrics_s, "generate_s": seconds},
+    }
+
+
+# ------------------------------------------------------------------------------------------ report
+def _fmt(x: object) -> str:
+    if x is None:
+        return "—"
+    if isinstance(x, float):
+        return f"{x:.3g}" if abs(x) >= 100 else f"{x:.3f}"
+    return str(x)
+
+
+def markdown_table(result: dict) -> str:
+    """The rows as a Markdown table, then the skipped rows and CVSM retrieval."""
+    header = ["system"] + [title for _, title in METRICS]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row, values in result["rows"].items():
+        lines.append("| " + " | ".join([row] + [_fmt(values.get(k)) for k, _ in METRICS]) + " |")
+    for row, note in result.get("skipped", {}).items():
+        lines.append(f"\n`{row}`: {note}")
+    r = result.get("cvsm_retrieval")
+    if r:
+        lines.append(f"\nCVSM retrieval among {int(r['n_candidates'])} candidates (chance R@1 "
+                     f"{r['chance_r1']:.3f}): video→music R@1 {r['video_music_r1']:.3f} / R@5 "
+                     f"{r['video_music_r5']:.3f}, video→effects R@1 {r['video_effects_r1']:.3f} / R@5 "
+                     f"{r['video_effects_r5']:.3f}, music→video R@1 {r['music_video_r1']:.3f} / R@5 "
+                     f"{r['music_video_r5']:.3f}.")
+    return "\n".join(lines)
+
+
+def results_section(result: dict, *, command: str) -> str:
+    """The text between the evaluate markers in docs/RESULTS.md."""
+    s = result["settings"]
+    date = s["date"][:10]
+    runs = ", ".join(f"{k}={v}" for k, v in s["runs"].items())
+    return "\n".join([
+        "## Evaluation", "",
+        f"`{command}` ({date}; {s['split']} split, first {s['n']} items, {s['steps']} {s['scheduler']} "
+        f"steps, "
+        f"guidance {s['guidance']:g}, seed {s['seed']} + item index; machine {s['machine']}, "
+        f"{s['cpu_count']} CPUs, {s['torch_threads']} torch threads; total "
+        f"{result['timings']['total_s']:.0f} s).", "",
+        f"Runs: {runs}.", "",
+        markdown_table(result),
+    ])
+
+
+def write_results_section(path: Path, section: str) -> None:
+    """Put `section` between the evaluate markers of `path`, replacing an earlier one and
+    keeping everything else; append it (creating the file) when there is none."""
+    block = f"{SECTION_BEGIN}\n{section.strip()}\n{SECTION_END}"
+    text = path.read_text() if path.is_file() else ""
+    pattern = re.compile(re.escape(SECTION_BEGIN) + r".*?" + re.escape(SECTION_END), re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text, count=1)
+    else:
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m soundtrack.evaluate",
+                                     description="score the generator, its ablation and two baselines")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--seed", type=int, default=0)
+    for key, default in DEFAULT_RUNS.items():
+        parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=Path, default=Path(default),
+                            help=f"run directory (default {default})")
+    parser.add_argument("--json", type=Path, help="write the full result here")
+    parser.add_argument("--results-md", type=Path, help="write/replace the evaluate section of this file")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        runs = {k: getattr(args, k) for k in DEFAULT_RUNS}
+        result = evaluate(corpus=args.corpus, split=args.split, n=args.n, steps=args.steps,
+                          guidance=args.guidance, seed=args.seed, runs=runs, progress=not args.no_progress)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(markdown_table(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    if args.results_md:
+        command = shlex.join(["python", "-m", "soundtrack.evaluate", *argv])
+        write_results_section(args.results_md, results_section(result, command=command))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

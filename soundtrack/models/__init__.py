@@ -1,0 +1,1 @@
+"""Networks: CVSM encoders, the mel VAE, the vocoder, the SDMA latent-diffusion UNet."""

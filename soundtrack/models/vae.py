@@ -1,0 +1,198 @@
+"""The mel VAE: a diffusers `AutoencoderKL` over the log-mel laid out as a one-channel image.
+
+    mel  (B, 64, T)  --normalise, transpose-->  x (B, 1, T, 64)     # time as height (AudioLDM layout)
+    x    --encoder, 2 downsamplings-->          z (B, 8, T/4, 16)   # 4x in time and in mel frequency
+    z    --decoder-->  x_hat (B, 1, T, 64)  --de-normalise-->  mel_hat (B, 64, T)
+
+The layout (in/out channels 1, three `DownEncoderBlock2D`, latent 8) is AudioLDM's, so an
+AudioLDM-family pretrained VAE drops into :class:`MelVAE` (with `mel_mean=0, mel_std=1`:
+those VAEs read the raw log-mel). Training loss (docs/method/codec.md):
+
+    L = | (mel_hat - mel) / mel_std |_1  +  kl_weight * KL(q(z|mel) || N(0, I))
+
+both as means over elements. The encoder's posterior is a diagonal Gaussian; `encode`
+returns its mode unless `sample=True`. Latents are returned unscaled.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKL
+from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+from soundtrack.config import AUDIO, TrainConfig, config_from_dict, named_config
+from soundtrack.errors import InputError
+
+TIME_COMPRESSION = 4  # two stride-2 downsamplings
+FREQ_COMPRESSION = 4
+
+
+@dataclass(frozen=True)
+class VAEConfig:
+    block_out_channels: tuple[int, ...] = (16, 32, 64)  # 3 blocks -> 2 downsamplings
+    layers_per_block: int = 1
+    latent_channels: int = 8
+    norm_num_groups: int = 8
+    kl_weight: float = 1e-4  # on the per-element KL mean, against the per-element L1
+    # Normalisation of the log-mel (nats). Measured on a 20-item corpus (music, sfx and
+    # mix stems of the train split): mean -5.33, std 3.40; floor log(1e-5) = -11.5.
+    mel_mean: float = -5.0
+    mel_std: float = 3.5
+    crop_frames: int = 256  # training crop, mel frames (2.56 s); a multiple of 4
+    mid_block_attention: bool = True  # AudioLDM has self-attention in the mid block
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        assert len(self.block_out_channels) == 3, f"{self.block_out_channels=}: 3 blocks give 4x compression"
+        assert self.crop_frames % TIME_COMPRESSION == 0, f"{self.crop_frames=} is not a multiple of 4"
+
+
+CONFIGS: dict[str, VAEConfig] = {
+    "tiny": VAEConfig(
+        block_out_channels=(8, 16, 16), layers_per_block=1, norm_num_groups=4, crop_frames=32,
+        mid_block_attention=False,
+        train=TrainConfig(steps=20, batch_size=2, lr=1e-3, warmup=2, log_every=1, ckpt_every=10),
+    ),
+    # Bundled CPU model, 0.69 M parameters: 0.37 s/step at batch 8 x 256 frames on 2 threads
+    # (docs/method/codec.md).
+    "small": VAEConfig(
+        block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8, crop_frames=256,
+        train=TrainConfig(steps=1500, batch_size=8, lr=5e-4, warmup=50, log_every=25, ckpt_every=250),
+    ),
+    "gpu": VAEConfig(
+        block_out_channels=(128, 256, 512), layers_per_block=2, norm_num_groups=32, crop_frames=512,
+        train=TrainConfig(steps=40_000, batch_size=32, lr=2e-4, warmup=1000, log_every=100, ckpt_every=2000),
+    ),
+}
+
+
+def build_vae(cfg: VAEConfig) -> AutoencoderKL:
+    """The AudioLDM-layout AutoencoderKL: (B, 1, T, 64) <-> (B, latent_channels, T/4, 16)."""
+    n = len(cfg.block_out_channels)
+    return AutoencoderKL(
+        in_channels=1,
+        out_channels=1,
+        down_block_types=("DownEncoderBlock2D",) * n,
+        up_block_types=("UpDecoderBlock2D",) * n,
+        block_out_channels=tuple(cfg.block_out_channels),
+        layers_per_block=cfg.layers_per_block,
+        latent_channels=cfg.latent_channels,
+        norm_num_groups=cfg.norm_num_groups,
+        sample_size=cfg.crop_frames,
+        mid_block_add_attention=cfg.mid_block_attention,
+    )
+
+
+class MelVAE(torch.nn.Module):
+    """Log-mel `(B, 64, T)` <-> latent `(B, C, T/4, 16)`, normalisation inside.
+
+    `autoencoder` defaults to :func:`build_vae(cfg)`; pass another (e.g. a pretrained
+    AudioLDM VAE) to use it with this front end.
+    """
+
+    def __init__(self, cfg: VAEConfig, *, autoencoder: AutoencoderKL | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.autoencoder = autoencoder if autoencoder is not None else build_vae(cfg)
+
+    def _to_image(self, mel: torch.Tensor) -> torch.Tensor:
+        assert mel.ndim == 3 and mel.shape[1] == AUDIO.n_mels, f"expected (B, 64, T), got {mel.shape=}"
+        assert mel.shape[2] % TIME_COMPRESSION == 0, f"T must be a multiple of 4, got {mel.shape=}"
+        x = (mel - self.cfg.mel_mean) / self.cfg.mel_std  # (B, 64, T)
+        return x.transpose(1, 2).unsqueeze(1)  # (B, 1, T, 64)
+
+    def _from_image(self, x: torch.Tensor) -> torch.Tensor:
+        mel = x.squeeze(1).transpose(1, 2)  # (B, 64, T)
+        return mel * self.cfg.mel_std + self.cfg.mel_mean
+
+    def posterior(self, mel: torch.Tensor) -> DiagonalGaussianDistribution:
+        """q(z | mel): a diagonal Gaussian over `(B, C, T/4, 16)`."""
+        return self.autoencoder.encode(self._to_image(mel)).latent_dist
+
+    def encode(self, mel: torch.Tensor, *, sample: bool = False,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Log-mel `(B, 64, T)` -> latent `(B, C, T/4, 16)` (posterior mode, or a sample)."""
+        post = self.posterior(mel)
+        z = post.sample(generator=generator) if sample else post.mode()  # (B, C, T/4, 16)
+        return z
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Latent `(B, C, T/4, 16)` -> log-mel `(B, 64, T)`."""
+        assert z.ndim == 4 and z.shape[3] == AUDIO.n_mels // FREQ_COMPRESSION, f"expected (B, C, T/4, 16), got {z.shape=}"
+        x = self.autoencoder.decode(z).sample  # (B, 1, T, 64)
+        return self._from_image(x)
+
+    def forward(self, mel: torch.Tensor, *, sample: bool = True) -> tuple[torch.Tensor, DiagonalGaussianDistribution]:
+        """Training pass: (reconstructed log-mel `(B, 64, T)`, posterior). Sampling uses torch's global RNG."""
+        post = self.posterior(mel)
+        z = post.sample() if sample else post.mode()  # (B, C, T/4, 16)
+        return self.decode(z), post
+
+
+class _MelCrops:
+    """Batch k: `batch_size` random crops of the train split's music, sfx and mix mels."""
+
+    def __init__(self, cfg: VAEConfig, *, corpus: Path | None, device: torch.device) -> None:
+        from soundtrack.data.cache import load_split
+
+        if corpus is None:
+            raise InputError("the vae stage needs a corpus (--corpus DIR)")
+        arrays = load_split(corpus, "train")
+        self.mels = torch.cat([arrays.music_mel, arrays.sfx_mel, arrays.mix_mel])  # (3N, 64, 1024) float16
+        self.cfg = cfg
+        self.device = device
+        assert self.mels.shape[2] >= cfg.crop_frames, f"{self.mels.shape=} shorter than {cfg.crop_frames=}"
+
+    def batch(self, *, step: int, rank: int, world: int, seed: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([seed, step, rank])
+        b, crop = self.cfg.train.batch_size, self.cfg.crop_frames
+        idx = rng.integers(0, len(self.mels), size=b)
+        start = rng.integers(0, self.mels.shape[2] - crop + 1, size=b)
+        mel = torch.stack([self.mels[i, :, s:s + crop] for i, s in zip(idx, start)]).float()  # (B, 64, crop)
+        # Loss weights travel with the batch (the data source has the config; the loss must
+        # not reach into a possibly DDP-wrapped model): 1/mel_std puts the L1 in normalised units.
+        return {
+            "mel": mel.to(self.device),
+            "l1_weight": torch.tensor(1.0 / self.cfg.mel_std, device=self.device),
+            "kl_weight": torch.tensor(self.cfg.kl_weight, device=self.device),
+        }
+
+
+class VAEStage:
+    """The `vae` training stage (soundtrack/training_stages.py contract)."""
+
+    def config(self, name: str) -> VAEConfig:
+        return named_config(CONFIGS, name, what="vae")
+
+    def build(self, cfg: VAEConfig) -> MelVAE:
+        return MelVAE(cfg)
+
+    def data(self, cfg: VAEConfig, *, corpus: Path | None, device: torch.device) -> _MelCrops:
+        return _MelCrops(cfg, corpus=corpus, device=device)
+
+    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
+             step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        mel = batch["mel"]  # (B, 64, T)
+        recon, post = model(mel)  # (B, 64, T), q(z|mel) over (B, C, T/4, 16)
+        l1 = (recon - mel).abs().mean() * batch["l1_weight"]  # normalised units
+        kl = (post.kl() / post.mean[0].numel()).mean()  # per latent element
+        loss = l1 + batch["kl_weight"] * kl
+        logs = {"l1": l1.detach().item(), "kl": kl.detach().item(),
+                "latent_std": post.mean.detach().std().item()}
+        return loss, logs
+
+
+def load_vae(run_dir: Path, *, device: torch.device | str = "cpu") -> MelVAE:
+    """The trained VAE of a run: `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
+    from safetensors.torch import load_file
+
+    cfg = config_from_dict(VAEConfig, json.loads((run_dir / "config.json").read_text()))
+    model = MelVAE(cfg)
+    model.load_state_dict(load_file(os.fspath(run_dir / "model.safetensors")))
+    return model.to(device).eval()
+

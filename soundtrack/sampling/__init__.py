@@ -1,0 +1,1 @@
+"""Samplers (plain functions with a per-step callback) and, later, SNIO."""

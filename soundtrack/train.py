@@ -1,0 +1,172 @@
+"""`python -m soundtrack.train STAGE --config NAME`: one training loop for every stage.
+
+A stage (soundtrack/training_stages.py registry) says how to build its model from a config,
+how to draw batch `k` and what the loss is; this module owns everything else:
+- determinism: batch k and the dropout/noise draws of step k are functions of
+  (seed, k, rank), so a resumed run continues exactly as an uninterrupted one;
+- resume: `RUN/last.pt` (model, optimiser, step; loaded with `weights_only=True`) is
+  written every `ckpt_every` steps and at the end;
+- scale-out on torch.distributed (DDP): started with `torchrun --nproc_per_node N`, each
+  rank draws its own batches and gradients are averaged by DDP (gloo on CPU, nccl on GPU);
+- a progress bar, and a JSON-lines log `RUN/train.log`;
+- the result: `RUN/model.safetensors` + `RUN/config.json`, what the app loads.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from soundtrack.errors import InputError
+
+
+def _dist() -> tuple[int, int]:
+    """(rank, world size); initialises the process group when started by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+    return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)
+
+
+def lr_at(step: int, *, lr: float, warmup: int, total: int) -> float:
+    """Linear warm-up, then cosine decay to 10% of `lr`."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | None = None,
+          max_steps: int | None = None, seed: int = 0, progress: bool = True,
+          check_sync: bool = False) -> dict:
+    """Train (or resume) one stage; returns the final log record."""
+    from tqdm import tqdm
+
+    from soundtrack.training_stages import get_stage
+
+    stage = get_stage(stage_name)
+    cfg = stage.config(config_name)
+    tcfg = cfg.train
+    total = tcfg.steps if max_steps is None else min(tcfg.steps, max_steps)
+    rank, world = _dist()
+    device = torch.device("cuda", rank % torch.cuda.device_count()) if torch.cuda.is_available() else torch.device("cpu")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(seed)
+    model = stage.build(cfg).to(device)
+    data = stage.data(cfg, corpus=corpus, device=device)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=tcfg.lr,
+                            weight_decay=tcfg.weight_decay, betas=(0.9, 0.99))
+    step = 0
+    ckpt = run_dir / "last.pt"
+    if ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        step = int(state["step"])
+    wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+
+    log_path = run_dir / "train.log"
+    bar = tqdm(total=total, initial=step, unit="step", disable=not progress or rank != 0)
+    record: dict = {}
+    t0 = time.perf_counter()
+    while step < total:
+        torch.manual_seed(seed * 1_000_003 + step * 101 + rank)  # noise/dropout draws of step k
+        batch = data.batch(step=step, rank=rank, world=world, seed=seed)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, lr=tcfg.lr, warmup=tcfg.warmup, total=total)
+        model.train()
+        loss, logs = stage.loss(wrapped, batch, step=step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+        opt.step()
+        step += 1
+        bar.update()
+        if rank == 0 and (step % tcfg.log_every == 0 or step == total):
+            record = {"step": step, "loss": round(loss.item(), 5), "grad_norm": round(float(grad_norm), 4),
+                      "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t0, 1),
+                      **{k: round(float(v), 5) for k, v in logs.items()}}
+            with log_path.open("a") as f:
+                f.write(json.dumps(record) + "\n")
+            bar.set_postfix(loss=record["loss"])
+        if rank == 0 and (step % tcfg.ckpt_every == 0 or step == total):
+            _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt)
+    bar.close()
+    if check_sync and world > 1:
+        _assert_in_sync(model)
+    if rank == 0:
+        export(model, cfg, run_dir)
+    if world > 1:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+    return record
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def export(model: torch.nn.Module, cfg, run_dir: Path) -> None:
+    """Weights as safetensors and the config as JSON: the shippable artefact."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, os.fspath(run_dir / "model.safetensors"))
+    (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
+
+
+def _assert_in_sync(model: torch.nn.Module) -> None:
+    """Every rank holds the same parameters (max abs difference 0), else raise."""
+    flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+    gathered = [torch.empty_like(flat) for _ in range(torch.distributed.get_world_size())]
+    torch.distributed.all_gather(gathered, flat)
+    worst = max(float((g - gathered[0]).abs().max()) for g in gathered)
+    if worst != 0.0:
+        raise RuntimeError(f"ranks diverged: max parameter difference {worst}")
+    if torch.distributed.get_rank() == 0:
+        print(f"in sync: {len(gathered)} ranks, {flat.numel()} parameters, max difference {worst}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from soundtrack.training_stages import STAGES
+
+    parser = argparse.ArgumentParser(prog="python -m soundtrack.train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=sorted(STAGES))
+    parser.add_argument("--config", default="small", help="named config (tiny, small, gpu)")
+    parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="corpus folder")
+    parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default runs/STAGE-CONFIG)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop early (for smoke tests)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--check-sync", action="store_true", help="assert ranks hold equal weights at the end")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads per process (default: cores / processes)")
+    args = parser.parse_args(argv)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
+    run = args.run_dir or Path("runs") / f"{args.stage}-{args.config}"
+    try:
+        record = train(args.stage, args.config, run_dir=run, corpus=args.corpus, max_steps=args.max_steps,
+                       seed=args.seed, progress=not args.no_progress, check_sync=args.check_sync)
+    except InputError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if record:
+        print(json.dumps(record))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""CVSM: shapes, the losses of eqs. 4-7, training through soundtrack.train, retrieval, I/O."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from soundtrack.config import config_from_dict
+from soundtrack.errors import InputError
+from soundtrack.models.cvsm import (CONFIGS, CVSM, CVSMConfig, CVSMStage, info_nce, load_cvsm, local_nce,
+                                    retrieval, video_tokens)
+
+TINY = CONFIGS["tiny"]
+
+
+def _random_batch(B: int = 2, *, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    events = torch.zeros(B, 256)
+    events[:, [20, 90, 171]] = 1.0
+    return {
+        "video": torch.rand(B, 256, 14, generator=g),
+        "thumbs": torch.randint(0, 256, (B, 256, 3, 32, 32), generator=g, dtype=torch.uint8),
+        "music_mel": torch.randn(B, 64, 1024, generator=g) * 2 - 5,
+        "sfx_mel": torch.randn(B, 64, 1024, generator=g) * 2 - 8,
+        "events": events,
+    }
+
+
+def _tiny_model(seed: int = 0) -> CVSM:
+    torch.manual_seed(seed)
+    return CVSM(TINY)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_corpus, tmp_path_factory) -> Path:
+    from soundtrack.train import train
+
+    run = tmp_path_factory.mktemp("cvsm_run")
+    train("cvsm", "tiny", run_dir=run, corpus=tiny_corpus, max_steps=30, progress=False)
+    return run
+
+
+def test_shapes_and_unit_norm():
+    model, b = _tiny_model(), _random_batch(3)
+    v = model.video(b["video"], b["thumbs"])
+    m, e = model.music(b["music_mel"]), model.effects(b["sfx_mel"])
+    for enc in (v, m, e):
+        assert enc.tokens.shape == (3, 256, TINY.token_dim)
+        assert enc.embed.shape == (3, TINY.embed_dim)
+        torch.testing.assert_close(enc.embed.norm(dim=-1), torch.ones(3))
+    assert video_tokens(model, b["video"], b["thumbs"]).shape == (3, 256, TINY.token_dim)
+
+
+def test_forward_losses_finite_and_all_parameters_used():
+    model = _tiny_model()
+    out = model(_random_batch())
+    assert {"loss", "clip_video_music", "clip_video_effects", "clip_effects_music", "local",
+            "temperature", "local_temperature"} <= set(out)
+    assert all(torch.isfinite(v) for v in out.values())
+    assert out["temperature"] == pytest.approx(TINY.temperature, rel=1e-5)
+    out["loss"].backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not unused, unused  # DDP needs every parameter in the graph
+
+
+def test_info_nce_prefers_matching_pairs():
+    z = torch.nn.functional.normalize(torch.randn(6, 16), dim=-1)
+    scale = torch.tensor(20.0)
+    assert info_nce(z, z, scale=scale) < info_nce(z, z.roll(1, dims=0), scale=scale)
+
+
+def test_local_term_prefers_the_aligned_frame():
+    torch.manual_seed(0)
+    tokens = torch.randn(2, 256, 16)  # (B, T, D)
+    events = torch.zeros(2, 256)
+    events[0, [30, 100, 200]] = 1.0
+    events[1, [50, 51, 180]] = 1.0
+    scale = torch.tensor(10.0)
+    aligned = local_nce(tokens, tokens, events, scale=scale)
+    for shift in (2, 5, 25):
+        shifted = local_nce(tokens, tokens.roll(shift, dims=1), events, scale=scale)
+        assert aligned < shifted - 1.0, (shift, float(aligned), float(shifted))
+    no_events = local_nce(tokens.requires_grad_(), tokens, torch.zeros(2, 256), scale=scale)
+    assert no_events == 0 and no_events.requires_grad
+
+
+def test_recall_protocol():
+    from soundtrack.models.cvsm import _recall
+
+    z = torch.nn.functional.normalize(torch.randn(11, 8), dim=-1)
+    assert _recall(z, z, n=4) == {1: 1.0, 5: 1.0}  # own item always first
+    r = _recall(z, z.roll(1, dims=0), n=4)  # own key elsewhere: ranks vary, R@5 covers all 4
+    assert 0.0 <= r[1] <= r[5] == 1.0
+
+
+def test_training_loss_decreases(trained_run):
+    log = [json.loads(line) for line in (trained_run / "train.log").read_text().splitlines()]
+    assert len(log) == 30 and log[-1]["step"] == 30
+    losses = [r["loss"] for r in log]
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5 - 0.3, losses
+    assert {"local", "clip_video_music", "temperature"} <= set(log[-1])
+    assert (trained_run / "model.safetensors").is_file()
+
+
+def test_retrieval_numbers(trained_run, tiny_corpus):
+    from soundtrack.data.cache import load_split
+
+    arrays = load_split(tiny_corpus, "train")
+    model = load_cvsm(trained_run)
+    r = retrieval(model, arrays, n_candidates=6)
+    assert r["n_candidates"] == 6 and r["chance_r1"] == pytest.approx(1 / 6)
+    for name in ("video_music", "video_effects", "music_video"):
+        assert 0.0 <= r[f"{name}_r1"] <= r[f"{name}_r5"] <= 1.0
+    everything = retrieval(model, arrays)  # fewer items than n_candidates: all items compete
+    assert everything["n_candidates"] == len(arrays)
+
+
+def test_load_cvsm_round_trip(tmp_path):
+    from soundtrack.train import export
+
+    model = _tiny_model(seed=3).eval()
+    export(model, TINY, tmp_path)
+    loaded = load_cvsm(tmp_path)
+    assert loaded.cfg == TINY and not loaded.training
+    b = _random_batch()
+    with torch.no_grad():
+        for key, value in model(b).items():
+            torch.testing.assert_close(loaded(b)[key], value, rtol=0, atol=0)
+
+
+def test_load_cvsm_missing_raises(tmp_path):
+    with pytest.raises(InputError, match="no CVSM"):
+        load_cvsm(tmp_path)
+
+
+def test_config_round_trips_through_json():
+    import dataclasses
+
+    for cfg in CONFIGS.values():
+        assert config_from_dict(CVSMConfig, json.loads(json.dumps(dataclasses.asdict(cfg)))) == cfg
+
+
+def test_stage_contract_and_determinism(tiny_corpus, tmp_path):
+    from safetensors.torch import load_file
+
+    from soundtrack.train import train
+
+    stage = CVSMStage()
+    with pytest.raises(InputError):
+        stage.config("huge")
+    with pytest.raises(InputError):
+        stage.data(TINY, corpus=None, device="cpu")
+    data = stage.data(TINY, corpus=tiny_corpus, device="cpu")
+    a = data.batch(step=4, rank=0, world=1, seed=7)
+    b = data.batch(step=4, rank=0, world=1, seed=7)
+    c = data.batch(step=4, rank=1, world=2, seed=7)
+    assert a["music_mel"].shape == (TINY.train.batch_size, 64, 1024) and a["thumbs"].dtype == torch.uint8
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(a["music_mel"], c["music_mel"])
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run in runs:
+        train("cvsm", "tiny", run_dir=run, corpus=tiny_corpus, max_steps=3, seed=5, progress=False)
+    wa, wb = (load_file(str(r / "model.safetensors")) for r in runs)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)

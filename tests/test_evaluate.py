@@ -1,0 +1,98 @@
+"""`python -m soundtrack.evaluate` on the tiny corpus with tiny random runs: every row and
+metric, finite; the table; the RESULTS.md section is replaced in place; bad input exits 2."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from soundtrack.evaluate import (METRICS, SECTION_BEGIN, SECTION_END, SYSTEMS, evaluate, fit_stem_classifier,
+                                 main, markdown_table, write_results_section)
+from tests.test_pipeline import export_tiny_runs
+
+OTHER_TEXT = "# Results\n\nHand-written notes that must survive.\n"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    return export_tiny_runs(tmp_path_factory.mktemp("eval-runs"))
+
+
+@pytest.fixture(scope="module")
+def cli_run(tiny_corpus, runs, tmp_path_factory):
+    """One CLI evaluation (n=2, steps=2) into a RESULTS.md that already has a stale section."""
+    out = tmp_path_factory.mktemp("eval-out")
+    md = out / "RESULTS.md"
+    md.write_text(f"{OTHER_TEXT}\n{SECTION_BEGIN}\nstale table\n{SECTION_END}\n\n## Later section\n")
+    argv = ["--corpus", str(tiny_corpus), "--n", "2", "--steps", "2", "--json", str(out / "r.json"),
+            "--results-md", str(md), "--no-progress"]
+    for key, path in runs.items():
+        argv += [f"--{key.replace('_', '-')}", str(path)]
+    assert main(argv) == 0
+    return json.loads((out / "r.json").read_text()), md
+
+
+def test_every_row_and_metric_is_finite(cli_run):
+    result, _ = cli_run
+    assert list(result["rows"]) == list(SYSTEMS) and result["skipped"] == {}
+    for row, values in result["rows"].items():
+        for key, _ in METRICS:
+            assert math.isfinite(values[key]), f"{row} {key} = {values[key]}"
+        assert 0 <= values["leak_music"] <= 1 and 0 <= values["sync_f1"] <= 1
+    real = result["rows"]["real"]
+    assert real["fad_stats_music"] == pytest.approx(0, abs=1e-6)
+    assert real["fad_cvsm_sfx"] == pytest.approx(0, abs=1e-6)
+    s = result["settings"]
+    assert (s["n"], s["steps"], s["guidance"], s["seed"]) == (2, 2, 3.0, 0)
+    assert s["torch_threads"] >= 1 and s["machine"] and s["runs"]["ldm_nosdma"].endswith("ldm_nosdma")
+    assert result["cvsm_retrieval"]["n_candidates"] == 2  # the tiny test split has 2 items
+    table = markdown_table(result)
+    for row in SYSTEMS:
+        assert f"| {row} |" in table
+
+
+def test_results_section_is_replaced_in_place(cli_run):
+    _, md = cli_run
+    text = md.read_text()
+    assert text.startswith(OTHER_TEXT) and text.rstrip().endswith("## Later section")
+    assert text.count(SECTION_BEGIN) == 1 and text.count(SECTION_END) == 1 and "stale table" not in text
+    assert "python -m soundtrack.evaluate --corpus" in text and "| full |" in text
+    section = text.split(SECTION_BEGIN)[1].split(SECTION_END)[0]
+    write_results_section(md, section)  # the same section again: nothing changes
+    assert md.read_text() == text
+
+
+def test_results_section_created_when_missing(tmp_path):
+    md = tmp_path / "docs" / "RESULTS.md"
+    write_results_section(md, "table one")
+    write_results_section(md, "table two")
+    assert md.read_text() == f"{SECTION_BEGIN}\ntable two\n{SECTION_END}\n"
+
+
+def test_missing_runs_skip_their_rows(tiny_corpus, runs, tmp_path):
+    result = evaluate(corpus=tiny_corpus, n=1, steps=1, progress=False,
+                      runs={**runs, "ldm": tmp_path / "nope", "ldm_nosdma": tmp_path / "nope2"})
+    assert set(result["rows"]) == {"retrieval", "round_trip", "real"}
+    assert "nope" in result["skipped"]["full"] and "nope2" in result["skipped"]["no_sdma"]
+    assert "`full`: skipped" in markdown_table(result)
+
+
+def test_stem_classifier_separates_the_classes():
+    rng = np.random.default_rng(0)
+    music, sfx = rng.normal(0, 1, (100, 5)), rng.normal(0, 1, (100, 5)) + np.array([3, 0, 0, 0, 0])
+    clf = fit_stem_classifier(music, sfx)
+    assert clf.train_accuracy > 0.95
+    assert clf.p_effects(music).mean() < 0.2 and clf.p_effects(sfx).mean() > 0.8
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--corpus", "/nonexistent/corpus"], "no split 'test'"),
+    (["--n", "0"], "n must be"),
+])
+def test_bad_input_exits_2_with_one_line(tiny_corpus, capsys, args, message):
+    argv = ["--corpus", str(tiny_corpus), "--no-progress", *args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
