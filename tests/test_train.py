@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,15 @@ def test_two_process_ddp_stays_in_sync(tiny_corpus: Path, tmp_path: Path) -> Non
            f"--master_port={port}", "-m", "soundtrack.train", "vae", "--config", "tiny",
            "--corpus", str(tiny_corpus), "--run-dir", str(tmp_path / "ddp"), "--max-steps", "3",
            "--no-progress", "--check-sync", "--threads", "1"]
-    out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    assert "in sync: 2 ranks" in out.stdout, out.stdout[-2000:]
+    # own process group, so a hung rank is killed with its launcher, never left behind
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=900)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stdout[-2000:] + stderr[-3000:]
+    assert "in sync: 2 ranks" in stdout, stdout[-2000:]
     assert (tmp_path / "ddp" / "model.safetensors").is_file()
