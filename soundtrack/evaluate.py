@@ -284,7 +284,8 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
                                      ldm_run=run_dirs[key])
     mel_fn = MelSpectrogram(AUDIO)
     with torch.no_grad():
-        video_embed = torch.cat([cvsm.video(arrays.video[i:i + 16].float(), arrays.thumbs[i:i + 16]).embed
+        video_embed = torch.cat([cvsm.video(arrays.video[i:min(i + 16, n)].float(),
+                                            arrays.thumbs[i:min(i + 16, n)]).embed
                                  for i in range(0, n, 16)])  # (n, D) unit vectors
 
     # 3. The leakage probe, on real train stems

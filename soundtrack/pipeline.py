@@ -26,12 +26,11 @@ from torch import Tensor
 
 from soundtrack.config import AUDIO, CLIP, VIDEO
 from soundtrack.data.cache import LATENT_FRAMES, MEL_FRAMES
-from soundtrack.data.compose import PITCH_NAMES
+from soundtrack.data.compose import PITCH_NAMES, TEMPO_RANGE  # BPM: the corpus's range
 from soundtrack.data.families import FAMILY_NAMES
 from soundtrack.errors import InputError
 
 CLIP_SAMPLES = AUDIO.n_samples(CLIP.seconds)  # 163840: 10.24 s at 16 kHz = MEL_FRAMES * hop
-TEMPO_RANGE = (60.0, 180.0)  # BPM, the corpus's range (soundtrack.data.compose.TEMPO_RANGE)
 INTENSITY_RANGE = (0.6, 1.0)  # the composer's velocity scale
 MODES = ("major", "minor")  # index = the LDM's mode id
 _FLATS = {"DB": "C#", "EB": "D#", "GB": "F#", "AB": "G#", "BB": "A#"}

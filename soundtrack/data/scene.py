@@ -92,7 +92,6 @@ class Scene:
 def plan_scene(piece: Piece, rng: np.random.Generator, *, size: int, fps: int) -> Scene:
     """Choose the shots, balls and events of a clip that fits the piece."""
     n_frames = int(round(piece.duration * fps))
-    frame = 1.0 / fps
     snap = lambda t: round(t * fps) / fps  # noqa: E731 - events live on the frame grid
     events: list[Event] = []
 
@@ -144,7 +143,6 @@ def plan_scene(piece: Piece, rng: np.random.Generator, *, size: int, fps: int) -
         ring_xy.append((float(rng.uniform(0.25, 0.75)), float(rng.uniform(0.2, 0.4))))
     whoosh_y = {e.time: float(rng.uniform(0.15, 0.5)) for e in events if e.type == "whoosh"}
     whoosh_dir = {e.time: (1 if e.x < 0.5 else -1) for e in events if e.type == "whoosh"}
-    del frame
     return Scene(size, fps, n_frames, piece, events, balls, palette, ring_xy, whoosh_y, whoosh_dir)
 
 
