@@ -8,3 +8,20 @@ show it (studio). Everything else is a bug and may carry a traceback.
 
 class InputError(ValueError):
     """Bad user input: the message is one line, meant for the user."""
+
+
+def readable_file(path, *, kind: str):
+    """`path` as a Path if it names a non-empty regular file, else a one-line InputError.
+
+    `kind` names what was expected ("audio", "video") in the message.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{kind} file not found: {path}")
+    if not path.is_file():
+        raise InputError(f"not a {kind} file: {path}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path.name} is empty (0 bytes)")
+    return path

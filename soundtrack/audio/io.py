@@ -16,7 +16,7 @@ import soundfile as sf
 import soxr
 
 from soundtrack.config import AUDIO
-from soundtrack.errors import InputError
+from soundtrack.errors import InputError, readable_file
 
 
 def load_audio(
@@ -36,13 +36,7 @@ def load_audio(
     """
     assert sr > 0, f"{sr=}"
     assert max_seconds is None or max_seconds > 0, f"{max_seconds=}"
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"audio file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"not an audio file: {path}")
-    if path.stat().st_size == 0:
-        raise InputError(f"audio file is empty: {path}")
+    path = readable_file(path, kind="audio")
 
     try:
         frames, file_sr = _read_soundfile(path, max_seconds=max_seconds)  # (T, C)

@@ -31,7 +31,7 @@ import av.video.stream
 import numpy as np
 
 from soundtrack.config import VIDEO
-from soundtrack.errors import InputError
+from soundtrack.errors import InputError, readable_file
 
 
 @dataclass(frozen=True)
@@ -258,12 +258,7 @@ def _decoded(
 
 def _open(path: Path) -> av.container.InputContainer:
     """Open a media file for reading, mapping every failure to a one-line InputError."""
-    if not path.exists():
-        raise InputError(f"video file not found: {path}")
-    if not path.is_file():
-        raise InputError(f"not a file: {path}")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path.name} is empty (0 bytes)")
+    readable_file(path, kind="video")
     try:
         container = av.open(str(path), mode="r")
     except (av.FFmpegError, OSError, UnicodeDecodeError):
