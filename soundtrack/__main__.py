@@ -1,8 +1,7 @@
 """`python -m soundtrack COMMAND`: the project's commands in one place.
 
-Commands that exist now: `data` (build, cache or verify the corpus), `train` (a training
-stage) and `evaluate` (the results table). Generation and the benchmark arrive with their
-issues (README, "What works today").
+Commands: `generate` (a soundtrack for a video), `bench` (speed), `evaluate` (the results
+table), `data` (build, cache or verify the corpus) and `train` (a training stage).
 """
 from __future__ import annotations
 
@@ -11,7 +10,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"data": "soundtrack.data.__main__", "train": "soundtrack.train", "evaluate": "soundtrack.evaluate"}
+    commands = {"generate": "soundtrack.generate", "bench": "soundtrack.bench", "evaluate": "soundtrack.evaluate",
+                "data": "soundtrack.data.__main__", "train": "soundtrack.train"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m soundtrack {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

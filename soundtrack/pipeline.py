@@ -15,10 +15,11 @@ global.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -50,11 +51,16 @@ class Models:
     cvsm_run: Path
     ldm_run: Path
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    instruments: torch.nn.Module | None = None  # SNIO's instrument classifier (optional)
+    instruments_run: Path | None = None
 
     def runs(self) -> dict[str, str]:
         """Run directories by stage, for reports."""
-        return {"vae": str(self.vae_run), "vocoder": str(self.vocoder_run), "cvsm": str(self.cvsm_run),
+        runs = {"vae": str(self.vae_run), "vocoder": str(self.vocoder_run), "cvsm": str(self.cvsm_run),
                 "ldm": str(self.ldm_run)}
+        if self.instruments_run is not None:
+            runs["instruments"] = str(self.instruments_run)
+        return runs
 
 
 def _require_run(run: Path, stage: str) -> Path:
@@ -66,8 +72,13 @@ def _require_run(run: Path, stage: str) -> Path:
 
 
 def load_models(*, vae_run: Path | str, vocoder_run: Path | str, cvsm_run: Path | str,
-                ldm_run: Path | str, device: torch.device | str = "cpu") -> Models:
-    """Load the four runs in eval mode (a plain function: callers cache the result)."""
+                ldm_run: Path | str, instruments_run: Path | str | None = None,
+                device: torch.device | str = "cpu") -> Models:
+    """Load the runs in eval mode (a plain function: callers cache the result).
+
+    instruments_run: SNIO's instrument classifier; None (or a missing folder) leaves the
+    instrumentation score out of SNIO.
+    """
     from soundtrack.models.cvsm import load_cvsm
     from soundtrack.models.ldm import load_ldm
     from soundtrack.models.vae import load_vae
@@ -82,8 +93,37 @@ def load_models(*, vae_run: Path | str, vocoder_run: Path | str, cvsm_run: Path 
         raise InputError(f"the CVSM run {runs['cvsm']} gives {cvsm.cfg.token_dim}-wide tokens but the LDM "
                          f"run {runs['ldm']} expects {ldm.cfg.video_dim}: pair the runs trained together")
     vae, vocoder = load_vae(runs["vae"], device=device), load_vocoder(runs["vocoder"], device=device)
+    classifier = None
+    if instruments_run is not None and (Path(instruments_run) / "model.safetensors").is_file():
+        from soundtrack.models.instruments import load_instrument_classifier
+
+        classifier = load_instrument_classifier(Path(instruments_run)).to(device).eval()
+    else:
+        instruments_run = None
+    for m in (cvsm, ldm, vae, vocoder, classifier):
+        if m is not None:
+            m.eval().requires_grad_(False)
     return Models(vae=vae, vocoder=vocoder, cvsm=cvsm, ldm=ldm, vae_run=runs["vae"],
-                  vocoder_run=runs["vocoder"], cvsm_run=runs["cvsm"], ldm_run=runs["ldm"], device=device)
+                  vocoder_run=runs["vocoder"], cvsm_run=runs["cvsm"], ldm_run=runs["ldm"], device=device,
+                  instruments=classifier, instruments_run=None if instruments_run is None else Path(instruments_run))
+
+
+CHECKPOINTS = Path(__file__).resolve().parent.parent / "checkpoints"  # the bundled model
+BUNDLED_RUNS = {"vae_run": "vae", "vocoder_run": "vocoder", "cvsm_run": "cvsm", "ldm_run": "ldm",
+                "instruments_run": "instruments"}
+
+
+def load_bundled(root: Path | str | None = None, *, ldm: str = "ldm", device: str = "cpu") -> Models:
+    """The model shipped in `checkpoints/` (or `root`, or $SOUNDTRACK_CHECKPOINTS), offline.
+
+    ldm: the diffusion folder to use, "ldm" (SDMA) or "ldm-nosdma" (the ablation).
+    """
+    import os
+
+    root = Path(root or os.environ.get("SOUNDTRACK_CHECKPOINTS") or CHECKPOINTS)
+    runs = {arg: root / name for arg, name in BUNDLED_RUNS.items()}
+    runs["ldm_run"] = root / ldm
+    return load_models(**runs, device=device)
 
 
 # ---------------------------------------------------------------------------------------- controls
@@ -305,5 +345,349 @@ def generate_clip(models: Models, *, video: Tensor | np.ndarray, thumbs: Tensor 
                 timings=timings)
 
 
-__all__ = ["CLIP_SAMPLES", "Clip", "Controls", "Models", "generate_clip", "load_models", "video_inputs",
+# ------------------------------------------------------------------------------ whole-video pipeline
+DEFAULT_INSTRUMENTS = {"piano": 1.0, "strings": 0.7, "bass": 0.8, "drums": 0.8}
+MAX_STEPS, MAX_SNIO_ITERS = 200, 50
+
+
+def _whole(name: str, value: object, *, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        if isinstance(value, (float, np.floating)) and float(value).is_integer():
+            value = int(value)
+        else:
+            raise InputError(f"{name} must be a whole number, got {value!r}")
+    if not lo <= int(value) <= hi:
+        raise InputError(f"{name} must be between {lo} and {hi}, got {value}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One request's settings: the command's options and the studio's controls, validated.
+
+    tempo: BPM in 60-180 or "auto" (from the video's cut and motion rhythm); instruments:
+    family -> weight; balance: 0 music only, 1 effects only, 0.5 equal loudness (the
+    stems' loudness difference is 20 log10(b / (1 - b)) dB); intensity 0.6-1; key, mode;
+    seed; steps (DPM-Solver++ steps); guidance (CFG scale); snio_iters (0 = plain sampling).
+    """
+
+    tempo: float | str = "auto"
+    instruments: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_INSTRUMENTS))
+    balance: float = 0.5
+    intensity: float = 0.8
+    key: int | str = "C"
+    mode: str = "major"
+    seed: int = 0
+    steps: int = 10
+    guidance: float = 3.0
+    snio_iters: int = 2
+
+    def __post_init__(self) -> None:
+        tempo = self.tempo
+        if isinstance(tempo, str):
+            if tempo.strip().lower() != "auto":
+                try:
+                    tempo = float(tempo)
+                except ValueError:
+                    raise InputError(f"tempo must be a BPM number or 'auto', got {self.tempo!r}") from None
+            else:
+                tempo = "auto"
+        if tempo != "auto":
+            tempo = _number("tempo", tempo, lo=TEMPO_RANGE[0], hi=TEMPO_RANGE[1])
+        object.__setattr__(self, "tempo", tempo)
+        object.__setattr__(self, "balance", _number("balance", self.balance, lo=0.0, hi=1.0))
+        object.__setattr__(self, "seed", _whole("seed", self.seed, lo=0, hi=2**31 - 1))
+        object.__setattr__(self, "steps", _whole("steps", self.steps, lo=1, hi=MAX_STEPS))
+        object.__setattr__(self, "snio_iters", _whole("snio_iters", self.snio_iters, lo=0, hi=MAX_SNIO_ITERS))
+        object.__setattr__(self, "guidance", _number("guidance", self.guidance, lo=1.0, hi=15.0))
+        controls = self.controls(120.0)  # validates instruments, key, mode, intensity
+        if not any(w > 0 for w in controls.instruments.values()):
+            raise InputError("choose at least one instrument family with a weight above 0")
+        object.__setattr__(self, "instruments", {f: w for f, w in controls.instruments.items() if w > 0})
+        object.__setattr__(self, "key", PITCH_NAMES[controls.key])
+        object.__setattr__(self, "mode", controls.mode)
+        object.__setattr__(self, "intensity", controls.intensity)
+
+    def controls(self, tempo_bpm: float) -> Controls:
+        return Controls(instruments=self.instruments, tempo_bpm=tempo_bpm, key=self.key, mode=self.mode,
+                        intensity=self.intensity)
+
+    def to_dict(self) -> dict:
+        return {"tempo": self.tempo, "instruments": dict(self.instruments), "balance": self.balance,
+                "intensity": self.intensity, "key": self.key, "mode": self.mode,
+                "seed": self.seed, "steps": self.steps, "guidance": self.guidance, "snio_iters": self.snio_iters}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> Settings:
+        """Settings from a saved settings JSON (unknown keys are refused, missing ones default)."""
+        if not isinstance(d, Mapping):
+            raise InputError("settings must be a JSON object")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise InputError(f"unknown setting{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+        return cls(**d)
+
+
+def parse_instruments(text: str) -> dict[str, float]:
+    """'piano,strings:0.5' -> {"piano": 1.0, "strings": 0.5} (a family alone weighs 1)."""
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in str(text).split(",")):
+        if not part:
+            continue
+        name, _, weight = part.partition(":")
+        try:
+            out[name.strip().lower()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise InputError(f"instrument weight must be a number: {part!r}") from None
+    if not out:
+        raise InputError("instruments: name at least one family, e.g. piano,strings,drums")
+    return out
+
+
+@dataclass
+class Update:
+    """One step of a streamed generation (see :meth:`SoundtrackPipeline.stream`)."""
+
+    kind: str  # "snio" (an iteration's preview), "window" (a window sampled), "done"
+    window: int
+    n_windows: int
+    progress: float  # 0..1 of the whole generation
+    scores: dict[str, float] = field(default_factory=dict)
+    iteration: int = 0
+    music_mel: Tensor | None = None  # (64, F) preview log-mel of the current window
+    sfx_mel: Tensor | None = None
+    take: Take | None = None
+
+
+@dataclass(eq=False)
+class Take:
+    """A finished soundtrack for one video under one set of settings."""
+
+    settings: Settings
+    tempo_bpm: float  # the tempo requested of the model (auto resolved)
+    music16: np.ndarray  # (T16,) mono stems at 16 kHz, exactly the video's duration
+    sfx16: np.ndarray
+    mix: object  # soundtrack.audio.mix.Mix: 48 kHz stereo music, sfx, mix
+    duration_s: float
+    events: list  # VisualEvent, whole-video times
+    noises: list[Tensor]  # per window, the (optimised) starting noise: warm start of the next take
+    report: dict
+
+
+class SoundtrackPipeline:
+    """Video + settings -> a :class:`Take`; loaded once, settings per call.
+
+    One generation holds the pipeline's lock (the SDMA controller inside the UNet keeps
+    per-call state), so concurrent requests are safe and run one after another.
+    """
+
+    def __init__(self, models: Models, *, snio_lr: float = 0.08, surrogate_steps: int = 1) -> None:
+        from soundtrack.sampling.scores import Scorer
+
+        self.models = models
+        self.scorer = Scorer(cvsm=models.cvsm, instruments=models.instruments)
+        self.snio_lr, self.surrogate_steps = snio_lr, surrogate_steps
+        self._lock = threading.Lock()
+        self._plans: dict[tuple, object] = {}
+
+    @classmethod
+    def bundled(cls, root: Path | str | None = None, **kw) -> SoundtrackPipeline:
+        return cls(load_bundled(root), **kw)
+
+    def plan(self, video: Path | str):
+        """The analysed video (cached by path, size and modification time)."""
+        from soundtrack.errors import readable_file
+        from soundtrack.video.plan import prepare_video
+
+        path = readable_file(video, kind="video")
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in self._plans:
+            if len(self._plans) >= 8:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = prepare_video(path)
+        return self._plans[key]
+
+    def __call__(self, video: Path | str, settings: Settings | None = None, **kw) -> Take:
+        """Run :meth:`stream` to the end and return the take."""
+        for update in self.stream(video, settings, **kw):
+            if update.kind == "done":
+                return update.take
+        raise AssertionError("stream ended without a take")
+
+    def stream(self, video: Path | str, settings: Settings | None = None, *,
+               init_noise: list[Tensor] | None = None, cancel: threading.Event | None = None,
+               on_step: Callable[[float], None] | None = None) -> Iterator[Update]:
+        """Generate, yielding an :class:`Update` per SNIO iteration and per window, then "done".
+
+        init_noise: the `noises` of an earlier take of the same video (warm start: SNIO goes on
+        from there instead of from the seed's noise); cancel: set it to stop at the next
+        iteration or sampler step (raises soundtrack.sampling.snio.Cancelled); on_step(progress).
+        """
+        from soundtrack.models.cvsm import video_tokens
+        from soundtrack.models.ldm import LATENT_CHANNELS, N_BINS
+        from soundtrack.sampling.snio import Cancelled, SNIOConfig, decode_stems, snio
+        from soundtrack.sampling.scores import ScoreTargets
+        from soundtrack.sampling.sample import sample
+        from soundtrack.video.plan import OVERLAP_FRAMES, WINDOW_FRAMES
+
+        # 1. Check inputs and analyse the video (cached)
+        settings = settings or Settings()
+        if not isinstance(settings, Settings):
+            raise InputError(f"settings must be a Settings, got {type(settings).__name__}")
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        plan = self.plan(video)
+        timings["analyse"] = time.perf_counter() - t_start
+        tempo = plan.auto_tempo if settings.tempo == "auto" else float(settings.tempo)
+        controls = settings.controls(tempo)
+        windows = plan.windows
+        n_win = len(windows)
+        m, dev = self.models, self.models.device
+        shape = (1, LATENT_CHANNELS, WINDOW_FRAMES, 2 * N_BINS)
+        generator = torch.Generator().manual_seed(settings.seed)
+        seed_noise = [torch.randn(shape, generator=generator) for _ in windows]  # window k: k-th draw
+        if init_noise is not None and len(init_noise) == n_win and all(n.shape == shape for n in init_noise):
+            starts = [n.detach().clone() for n in init_noise]
+        else:
+            starts = seed_noise
+        snio_cfg = SNIOConfig(iters=settings.snio_iters, lr=self.snio_lr, surrogate_steps=self.surrogate_steps)
+        work = n_win * (settings.snio_iters + 1 + settings.steps)  # units: iterations + sampler steps
+        done = [0]
+
+        def tick() -> float:
+            done[0] += 1
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            p = done[0] / work
+            if on_step is not None:
+                on_step(p)
+            return p
+
+        windows_report, noises, latents, waves = [], [], [], []
+        timings.update(cvsm=0.0, snio=0.0, sample=0.0, decode=0.0, vocode=0.0)
+        with self._lock:
+            prev: Tensor | None = None
+            for win in windows:
+                # 2. This window's video tokens, CVSM video embedding and conditions (cvsm.md eq. 1a)
+                t0 = time.perf_counter()
+                feats, thumbs = plan.window_inputs(win)
+                with torch.no_grad():
+                    enc = m.cvsm.video(torch.from_numpy(feats)[None].float().to(dev),
+                                       torch.from_numpy(thumbs)[None].to(dev))
+                    cond = m.ldm.encode_conditions(video_tokens=enc.tokens, **controls.tensors(dev))
+                timings["cvsm"] += time.perf_counter() - t0
+                events = plan.window_events(win)
+                targets = ScoreTargets.make(tempo_bpm=tempo, instruments=controls.instruments,
+                                            balance=settings.balance, events_s=[e.time for e in events],
+                                            n_frames=MEL_FRAMES)
+                # 3. Outpainting: hold the overlap at the previous window's latent (snio.md eq. 12)
+                known = mask = None
+                if prev is not None:
+                    known = torch.zeros(shape, device=dev)
+                    mask = torch.zeros(shape, device=dev)
+                    known[:, :, :OVERLAP_FRAMES] = prev[:, :, WINDOW_FRAMES - OVERLAP_FRAMES:]
+                    mask[:, :, :OVERLAP_FRAMES] = 1.0
+                # 4. SNIO on the starting noise (Algorithm 1), streamed
+                t0 = time.perf_counter()
+                history = []
+                x_T = starts[win.index].to(dev)
+                for it in snio(m.ldm, m.vae, self.scorer, cond, targets, x_T, cfg=snio_cfg,
+                               guidance=settings.guidance, video_embed=enc.embed, known=known, mask=mask,
+                               cancel=cancel):
+                    history.append(it.scores)
+                    x_T = it.x_T
+                    yield Update("snio", win.index, n_win, tick(), scores=it.scores, iteration=it.iter,
+                                 music_mel=it.music_mel, sfx_mel=it.sfx_mel)
+                timings["snio"] += time.perf_counter() - t0
+                # 5. Sample the two-stem latent from the optimised noise (sdma.md eqs. 1, 14)
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    z = sample(m.ldm, cond, shape=shape, steps=settings.steps, guidance=settings.guidance,
+                               x_T=x_T, known=known, mask=mask, callback=lambda info: tick())
+                timings["sample"] += time.perf_counter() - t0
+                # 6. Decode both stems; score the sampled result with the same scores
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    music_mel, sfx_mel = decode_stems(m.vae, z, m.ldm.latent_scale)  # (1, 64, 1024) each
+                    final = self.scorer(music_mel, sfx_mel, targets, video_embed=enc.embed)
+                timings["decode"] += time.perf_counter() - t0
+                # 7. Vocode both stems in one batch
+                t0 = time.perf_counter()
+                with torch.no_grad():
+                    wave = vocode(m.vocoder, torch.cat([music_mel, sfx_mel])).float().cpu().numpy()  # (2, T)
+                timings["vocode"] += time.perf_counter() - t0
+                prev = z
+                noises.append(x_T.detach().cpu())
+                latents.append(z.cpu())
+                waves.append(wave)
+                windows_report.append({
+                    "window": win.index, "start_s": win.start_s, "events": len(events),
+                    "snio_surrogate": {"before": history[0], "after": history[-1]},
+                    "output": {k: float(v.mean()) for k, v in final.items()},
+                })
+                yield Update("window", win.index, n_win, done[0] / work, scores=windows_report[-1]["output"],
+                             iteration=settings.snio_iters, music_mel=music_mel[0], sfx_mel=sfx_mel[0])
+        # 8. Join the windows (crossfade over the overlap) and cut to the video's length
+        t0 = time.perf_counter()
+        n_out = int(round(plan.duration_s * AUDIO.sample_rate))
+        music16, sfx16 = (join_windows([w[i] for w in waves], n_out) for i in (0, 1))
+        # 9. Mix: effects panned by where they happen in the picture, balance, loudness, true peak
+        from soundtrack.audio.mix import mix_stems, pan_curve
+
+        pan = pan_curve([e.time for e in plan.events], [e.x for e in plan.events], n_samples=n_out,
+                        sr=AUDIO.sample_rate)
+        mix = mix_stems(music16, sfx16, sr_in=AUDIO.sample_rate, balance=settings.balance, sfx_pan=pan)
+        timings["mix"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_start
+        report = {
+            "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
+            "tempo_auto": settings.tempo == "auto", "models": m.runs(),
+            "video": {"path": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
+            "windows": windows_report, "timings_s": timings,
+            "scores": {"before_snio": _mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),
+                       "after_snio": _mean_scores([w["snio_surrogate"]["after"] for w in windows_report]),
+                       "output": _mean_scores([w["output"] for w in windows_report])},
+            "loudness": {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
+                         "sfx_lufs": mix.sfx_lufs},
+        }
+        take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
+                    duration_s=plan.duration_s, events=list(plan.events), noises=noises, report=report)
+        yield Update("done", n_win - 1, n_win, 1.0, scores=report["scores"]["output"], take=take)
+
+
+def _mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = sorted({k for r in rows for k in r})
+    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+
+
+def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
+    """Window waves (each 163840 samples, hop 7.68 s) -> one (n_out,) wave.
+
+    Consecutive windows overlap by 2.56 s, whose latent the later window held fixed
+    (outpainting), so they agree there; a linear crossfade over the overlap hides what the
+    vocoder's context changes. The result is cut (or zero-padded) to exactly n_out samples.
+    """
+    from soundtrack.video.plan import HOP_FRAMES, OVERLAP_FRAMES
+
+    hop = HOP_FRAMES * AUDIO.sample_rate // 25  # samples per window hop
+    ov = OVERLAP_FRAMES * AUDIO.sample_rate // 25
+    total = hop * (len(waves) - 1) + CLIP_SAMPLES
+    out = np.zeros(max(total, n_out), np.float32)
+    fade_in = np.linspace(0.0, 1.0, ov, dtype=np.float32)
+    for k, w in enumerate(waves):
+        w = w.astype(np.float32).copy()
+        assert w.shape == (CLIP_SAMPLES,), f"{w.shape=}"
+        if k > 0:
+            w[:ov] *= fade_in
+        if k + 1 < len(waves):
+            w[-ov:] *= 1.0 - fade_in
+        out[k * hop:k * hop + CLIP_SAMPLES] += w
+    return np.ascontiguousarray(out[:n_out])
+
+
+__all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "Clip", "Controls", "Models", "Settings", "SoundtrackPipeline", "Take",
+           "Update", "generate_clip", "join_windows", "load_bundled", "load_models", "parse_instruments",
+           "video_inputs",
            "vocode"]

@@ -41,6 +41,16 @@ def export_tiny_runs(root: Path) -> dict[str, Path]:
     return runs
 
 
+def export_tiny_checkpoints(root: Path) -> Path:
+    """Tiny random runs in the bundled layout (checkpoints/{vae,vocoder,cvsm,ldm,ldm-nosdma})."""
+    runs = export_tiny_runs(root / "runs")
+    ckpt = root / "checkpoints"
+    ckpt.mkdir()
+    for name, run in runs.items():
+        run.rename(ckpt / name.replace("_", "-"))
+    return ckpt
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     runs = export_tiny_runs(tmp_path_factory.mktemp("runs"))

@@ -45,11 +45,15 @@ def denoised_from(model_output: Tensor, x_t: Tensor, alpha_cumprod: Tensor, pred
 
 def sample(model: SoundtrackLDM, cond: Conditions, *, shape: tuple[int, int, int, int], steps: int = 25,
            guidance: float = 3.0, scheduler: str = "dpm++", generator: torch.Generator | None = None,
-           x_T: Tensor | None = None, callback: Callable[[dict], None] | None = None) -> Tensor:
+           x_T: Tensor | None = None, callback: Callable[[dict], None] | None = None,
+           known: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
     """Scaled latents (B, 8, Tl, 32) = concat(music, effects) drawn from the model given `cond`.
 
     guidance: CFG scale w (eq. 14); 1 evaluates only the conditional branch.
     x_T: starting noise (else drawn with `generator`); callback gets {"i", "t", "x", "denoised"} each step.
+    known, mask (B, 8, Tl, 32): outpainting (docs/method/snio.md eq. 12): where mask is 1 the
+    latent is held at `known` (noised to each step's level with x_T's own noise), so a window
+    continues the previous one's overlap; mask 0 is generated.
     Runs with autograd as the caller has it: wrap in `torch.no_grad()` unless optimising through it (SNIO).
     """
     # 1. Check inputs
@@ -69,8 +73,14 @@ def sample(model: SoundtrackLDM, cond: Conditions, *, shape: tuple[int, int, int
     use_cfg = guidance != 1.0
     both = Conditions.cat([cond, model.null_conditions(batch=B, frames=Tl)]) if use_cfg else cond
     acp = sched.alphas_cumprod.to(device)
+    if known is not None:
+        assert mask is not None and known.shape == mask.shape == tuple(shape), f"{known.shape=} {shape=}"
+        noise = x_T.to(device)
     # 4. Denoising loop
-    for i, t in enumerate(sched.timesteps):
+    timesteps = list(sched.timesteps)
+    for i, t in enumerate(timesteps):
+        if known is not None:  # eq. (12): hold the known region at this step's noise level
+            x = mask * (acp[t.long()].sqrt() * known + (1 - acp[t.long()]).sqrt() * noise) + (1 - mask) * x
         x_in = sched.scale_model_input(torch.cat([x, x]) if use_cfg else x, t)
         out = model(x_in, t, both)  # (B or 2B, 8, Tl, 32)
         if use_cfg:
@@ -80,6 +90,8 @@ def sample(model: SoundtrackLDM, cond: Conditions, *, shape: tuple[int, int, int
             denoised = denoised_from(out, x, acp[t.long()], model.cfg.prediction_type)
             callback({"i": i, "t": int(t), "x": x, "denoised": denoised})
         x = sched.step(out, t, x).prev_sample  # deterministic: DPM-Solver++ 2M / DDIM with eta 0
+    if known is not None:
+        x = mask * known + (1 - mask) * x
     return x
 
 

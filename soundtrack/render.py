@@ -1,0 +1,118 @@
+"""A take on disk: the stems, the mix, the video with its new soundtrack, a picture, a report.
+
+    paths = write_take(take, "out/", video="clip.mp4")
+    # out/music.wav out/sfx.wav out/mix.wav (48 kHz stereo), out/soundtrack.mp4,
+    # out/spectrogram.png, out/report.json
+
+Everything is written into a hidden temporary folder beside `out/` first and moved in file
+by file (each move atomic) only when all of it exists, so a failure leaves nothing
+half-written in `out/`.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from soundtrack.config import AUDIO
+from soundtrack.errors import InputError
+
+OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png", "report.json")
+EVENT_COLOURS = {"cut": "#e8e8e8", "flash": "#ffd84a", "impact": "#ff5a4a"}
+
+
+def measure_tempo(music16: np.ndarray, sr: int = AUDIO.sample_rate) -> tuple[float, np.ndarray]:
+    """librosa's tempo estimate and beat times (seconds) on the music stem."""
+    import librosa
+
+    from soundtrack.data.verify import tempo_estimate
+
+    y = np.asarray(music16, np.float32)
+    if not np.any(y):
+        return 0.0, np.zeros(0)
+    _, beats = librosa.beat.beat_track(y=y, sr=sr, hop_length=160, units="time")
+    return tempo_estimate(y, sr), np.asarray(beats, np.float64)
+
+
+def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16: np.ndarray,
+                    events: list, beats: np.ndarray, title: str = "") -> None:
+    """Three log-mel panels (music / effects / mix) on one time axis, with the video's events
+    (coloured lines by type) and the beat grid (ticks along the top of each panel)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from soundtrack.audio.mel import log_mel
+
+    duration = len(music16) / AUDIO.sample_rate
+    fig, axes = plt.subplots(3, 1, figsize=(12, 6.4), sharex=True, constrained_layout=True)
+    for ax, (name, wave) in zip(axes, (("music", music16), ("effects", sfx16), ("mix", mix16))):
+        mel = log_mel(np.asarray(wave, np.float32))[0].numpy()  # (64, F)
+        ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=max(-4.0, mel.max()),
+                  extent=(0.0, duration, 0, mel.shape[0]), interpolation="nearest")
+        ax.set_ylabel(f"{name}\nmel bin")
+        for e in events:
+            ax.axvline(e.time, color=EVENT_COLOURS.get(e.type, "white"), lw=1.0, alpha=0.8)
+        ax.plot(beats, np.full(len(beats), mel.shape[0] - 2), "v", color="#7fd7ff", ms=4, ls="none")
+    axes[-1].set_xlabel("time (s)   lines: cut (grey), flash (yellow), impact (red); triangles: beats")
+    if title:
+        axes[0].set_title(title)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def write_take(take, out_dir: Path | str, *, video: Path | str) -> dict[str, Path]:
+    """Write the six output files of a take into `out_dir` (created if missing)."""
+    from soundtrack.audio.io import write_wav
+    from soundtrack.video.mux import mux
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        # 1. Stems and mix, 48 kHz stereo 16-bit
+        mix = take.mix
+        for name, audio in (("music", mix.music), ("sfx", mix.sfx), ("mix", mix.mix)):
+            write_wav(tmp / f"{name}.wav", audio, sr=mix.sr)
+        # 2. The video with the mix as its soundtrack, exactly the video's length
+        mux(video, tmp / "mix.wav", tmp / "soundtrack.mp4", duration_s=take.duration_s)
+        # 3. Tempo measured on the music stem, and the picture
+        tempo, beats = measure_tempo(take.music16)
+        spectrogram_png(tmp / "spectrogram.png", music16=take.music16, sfx16=take.sfx16,
+                        mix16=take.music16 + take.sfx16, events=take.events, beats=beats,
+                        title=f"requested {take.tempo_bpm:.0f} BPM, measured {tempo:.0f} BPM")
+        # 4. The report
+        report = dict(take.report)
+        report["tempo_measured_bpm"] = tempo
+        report["beats_s"] = [round(float(b), 4) for b in beats]
+        report["files"] = list(OUTPUT_FILES)
+        report["timings_s"] = {**report["timings_s"], "write": time.perf_counter() - t0}
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_jsonable))
+        # 5. Move in, file by file (os.replace is atomic on one file system)
+        out.mkdir(exist_ok=True)
+        paths = {}
+        for name in OUTPUT_FILES:
+            (tmp / name).replace(out / name)
+            paths[name] = out / name
+        return paths
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _jsonable(x: object) -> object:
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)
+
+
+__all__ = ["OUTPUT_FILES", "measure_tempo", "spectrogram_png", "write_take"]

@@ -1,0 +1,201 @@
+"""Differentiable scores of a generated soundtrack: what SNIO climbs (docs/method/snio.md §2).
+
+Every score reads the decoded log-mels of the two stems, (B, 64, F) at 100 frames/s, and is
+a torch expression, so gradients flow back through the VAE decoder and the sampler to the
+starting noise. Higher is better for every score.
+
+    targets = ScoreTargets.make(controls, balance=0.5, events_s=[1.2, 3.4], n_frames=1024)
+    scorer = Scorer(cvsm=models.cvsm, instruments=classifier)   # frozen models, or None
+    s = scorer(music_mel, sfx_mel, targets, video_embed=v)        # {"tempo": (B,), ...}
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from soundtrack.config import AUDIO
+from soundtrack.data.families import FAMILY_NAMES
+
+FRAME_RATE = AUDIO.sample_rate / AUDIO.hop_length  # 100 mel frames per second
+TEMPO_GRID = torch.arange(50.0, 221.0, 1.0)  # BPM candidates of the tempo posterior (eq. 3)
+TEMPO_TOLERANCE = 0.03  # a candidate within 3 % of the request counts as the request (eq. 3)
+SYNC_SIGMA_S = 0.03  # width of the bump each visual event puts in the target train (eq. 5)
+BALANCE_RANGE_DB = 12.0  # raw-stem loudness targets are clipped to +-12 dB (eq. 6)
+SCORE_NAMES = ("tempo", "instruments", "balance", "sync", "cvsm")
+DEFAULT_WEIGHTS = {"tempo": 1.0, "instruments": 1.0, "balance": 0.1, "sync": 2.0, "cvsm": 2.0}
+
+
+# ------------------------------------------------------------------------------------ envelopes
+def onset_envelope(mel: Tensor) -> Tensor:
+    """Spectral flux of a log-mel (B, 64, F) -> (B, F): mean over bins of the positive rise (eq. 1).
+
+    The first frame has no predecessor and gets 0. Differentiable almost everywhere (ReLU).
+    """
+    rise = F.relu(mel[..., 1:] - mel[..., :-1]).mean(1)  # (B, F - 1)
+    return F.pad(rise, (1, 0))
+
+
+def stem_loudness_db(mel: Tensor) -> Tensor:
+    """A stem's loudness from its log-magnitude mel (B, 64, F) -> (B,) dB, eq. (6).
+
+    10 log10 of the mean over frames of the mel power sum; the floor of the log-mel
+    (1e-5) keeps silence finite (about -100 dB + 10 log10 64).
+    """
+    power = torch.exp(2.0 * mel.float()).sum(1)  # (B, F)
+    return 10.0 * torch.log10(power.mean(-1) + 1e-12)
+
+
+def event_train(events_s: Tensor, n_frames: int, *, sigma_s: float = SYNC_SIGMA_S) -> Tensor:
+    """Visual event times (E,) seconds -> (n_frames,) sum of Gaussian bumps at 100 frames/s (eq. 5)."""
+    t = torch.arange(n_frames, dtype=torch.float32) / FRAME_RATE  # (F,)
+    if events_s.numel() == 0:
+        return torch.zeros(n_frames)
+    d = t[None, :] - events_s.float()[:, None]  # (E, F)
+    return torch.exp(-0.5 * (d / sigma_s) ** 2).sum(0)
+
+
+# --------------------------------------------------------------------------------------- scores
+def tempo_log_posterior(env: Tensor, bpm: Tensor) -> Tensor:
+    """log P(tempo within 3 % of `bpm`) under a Fourier-tempogram posterior (eqs. 2-3).
+
+    env (B, F) onset envelope at 100 frames/s; bpm (B,). The tempogram power at each grid
+    tempo b is |sum_t (env_t - mean) exp(-2 pi i b t / 6000)|^2 (plus half the power at 2b, so
+    a beat that also has off-beat eighths is still heard at b); the posterior is a softmax
+    over the grid of the log powers.
+    """
+    B, n = env.shape
+    grid = TEMPO_GRID.to(env)  # (G,)
+    x = env - env.mean(-1, keepdim=True)  # (B, F)
+    t = torch.arange(n, device=env.device, dtype=env.dtype) / FRAME_RATE  # (F,) seconds
+
+    def power(b: Tensor) -> Tensor:  # (G,) BPM -> (B, G)
+        phase = 2 * math.pi * (b[:, None] / 60.0) * t[None, :]  # (G, F)
+        return (x @ phase.cos().T) ** 2 + (x @ phase.sin().T) ** 2
+
+    gram = power(grid) + 0.5 * power(2 * grid)  # (B, G), eq. (2)
+    logp = torch.log(gram + 1e-8).log_softmax(-1)  # (B, G), eq. (3)
+    near = (grid[None, :] / bpm[:, None].to(env) - 1).abs() <= TEMPO_TOLERANCE  # (B, G)
+    return torch.logsumexp(logp.masked_fill(~near, float("-inf")), -1)  # (B,)
+
+
+def sync_score(sfx_mel: Tensor, target: Tensor) -> Tensor:
+    """Cosine between the effects stem's onset envelope and the visual event train (eq. 5).
+
+    sfx_mel (B, 64, F); target (B, F) or (F,). The envelope is smoothed with the same
+    Gaussian as the event train, so an onset exactly on every event scores 1. 0 when there
+    are no events in the window.
+    """
+    sigma = SYNC_SIGMA_S * FRAME_RATE
+    half = int(math.ceil(3 * sigma))
+    k = torch.arange(-half, half + 1, device=sfx_mel.device, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (k / sigma) ** 2)
+    env = F.conv1d(onset_envelope(sfx_mel)[:, None], kernel[None, None], padding=half)[:, 0]  # (B, F)
+    target = target.to(env).expand_as(env)
+    if float(target.abs().sum()) == 0.0:
+        return torch.zeros(env.shape[0], device=env.device)
+    return F.cosine_similarity(env, target, dim=-1, eps=1e-6)
+
+
+def balance_score(music_mel: Tensor, sfx_mel: Tensor, target_db: Tensor) -> Tensor:
+    """-| (L_sfx - L_music) - target | / 6 dB on the raw stems, before the mixer (eq. 6).
+
+    target_db (B,) is the slider's documented difference clipped to +-12 dB; NaN rows (a
+    slider at 0 or 1: one stem is not heard) score 0.
+    """
+    diff = stem_loudness_db(sfx_mel) - stem_loudness_db(music_mel)  # (B,)
+    score = -(diff - target_db.to(diff).nan_to_num(0.0)).abs() / 6.0
+    return torch.where(target_db.to(diff.device).isnan(), torch.zeros_like(score), score)
+
+
+def instrument_score(logits: Tensor, weights: Tensor) -> Tensor:
+    """Mean Bernoulli log-likelihood of the requested families (eq. 4).
+
+    logits (B, 10) of the instrument classifier; weights (B, 10) in [0, 1]: a family is
+    requested when its weight is > 0 and each family's term is weighted by 0.5 + weight / 2
+    (unrequested families count 0.5), so heavily weighted families matter most.
+    """
+    target = (weights > 0).to(logits)
+    w = 0.5 + 0.5 * weights.to(logits)
+    return -(w * F.binary_cross_entropy_with_logits(logits, target, reduction="none")).sum(-1) / w.sum(-1)
+
+
+def cvsm_score(cvsm: torch.nn.Module, music_mel: Tensor, sfx_mel: Tensor, video_embed: Tensor) -> Tensor:
+    """Mean CVSM cosine of the video embedding with the music and the effects embeddings (eq. 7)."""
+    m = cvsm.music(music_mel).embed  # (B, d), unit norm
+    e = cvsm.effects(sfx_mel).embed
+    v = F.normalize(video_embed.to(m), dim=-1)
+    return 0.5 * ((m * v).sum(-1) + (e * v).sum(-1))
+
+
+# --------------------------------------------------------------------------------------- scorer
+@dataclass
+class ScoreTargets:
+    """What the scores compare against, for one window (batch 1; tensors broadcast)."""
+
+    tempo_bpm: Tensor  # (B,)
+    instruments: Tensor  # (B, 10) weights in FAMILY_NAMES order
+    balance_db: Tensor  # (B,) raw-stem target (NaN: not scored)
+    events: Tensor  # (F,) visual event train at 100 frames/s
+    n_events: int = 0
+    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+
+    @classmethod
+    def make(cls, *, tempo_bpm: float, instruments: Mapping[str, float], balance: float,
+             events_s: list[float] | Tensor, n_frames: int,
+             weights: Mapping[str, float] | None = None) -> ScoreTargets:
+        """Targets from the controls (balance in [0, 1]) and the window's event times (seconds)."""
+        events = torch.as_tensor(events_s, dtype=torch.float32).reshape(-1)
+        if 0.0 < balance < 1.0:
+            target = max(-BALANCE_RANGE_DB, min(BALANCE_RANGE_DB, 20 * math.log10(balance / (1 - balance))))
+        else:
+            target = float("nan")
+        return cls(tempo_bpm=torch.tensor([float(tempo_bpm)]),
+                   instruments=torch.tensor([[float(instruments.get(f, 0.0)) for f in FAMILY_NAMES]]),
+                   balance_db=torch.tensor([target]), events=event_train(events, n_frames),
+                   n_events=int(events.numel()), weights=dict(weights or DEFAULT_WEIGHTS))
+
+
+class Scorer:
+    """Evaluates every score of :data:`SCORE_NAMES` on decoded stems; the weighted sum is J (eq. 8).
+
+    `cvsm` and `instruments` are frozen modules (no gradient to their weights); either may be
+    None, which drops its score (reported as absent, weighted 0).
+    """
+
+    def __init__(self, *, cvsm: torch.nn.Module | None = None,
+                 instruments: torch.nn.Module | None = None) -> None:
+        self.cvsm, self.instruments = cvsm, instruments
+        for m in (cvsm, instruments):
+            if m is not None:
+                m.eval().requires_grad_(False)
+
+    def __call__(self, music_mel: Tensor, sfx_mel: Tensor, targets: ScoreTargets, *,
+                 video_embed: Tensor | None = None) -> dict[str, Tensor]:
+        """Scores (B,) by name, and "total" = sum_c w_c s_c over the scores present (eq. 8)."""
+        assert music_mel.shape == sfx_mel.shape and music_mel.ndim == 3, f"{music_mel.shape=} {sfx_mel.shape=}"
+        out = {"tempo": tempo_log_posterior(onset_envelope(music_mel), targets.tempo_bpm).exp(),
+               "balance": balance_score(music_mel, sfx_mel, targets.balance_db)}
+        if targets.n_events:
+            out["sync"] = sync_score(sfx_mel, targets.events)
+        if self.instruments is not None:
+            out["instruments"] = instrument_score(self.instruments(music_mel), targets.instruments)
+        if self.cvsm is not None and video_embed is not None:
+            out["cvsm"] = cvsm_score(self.cvsm, music_mel, sfx_mel, video_embed)
+        total = sum(targets.weights.get(k, 0.0) * _objective(k, v) for k, v in out.items())
+        out["total"] = total
+        return out
+
+
+def _objective(name: str, value: Tensor) -> Tensor:
+    """The tempo term enters J as a log-probability (eq. 8); the others as they are reported."""
+    return value.clamp_min(1e-6).log() if name == "tempo" else value
+
+
+__all__ = ["DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer", "balance_score", "cvsm_score",
+           "event_train", "instrument_score", "onset_envelope", "stem_loudness_db", "sync_score",
+           "tempo_log_posterior"]
