@@ -21,6 +21,8 @@ STAGES: dict[str, str] = {
     "vocoder": "soundtrack.models.vocoder:VocoderStage",
     "cvsm": "soundtrack.models.cvsm:CVSMStage",
     "ldm": "soundtrack.models.ldm:LDMStage",
+    "instruments": "soundtrack.models.instruments:InstrumentStage",
+    "instruments-judge": "soundtrack.models.instruments:JudgeStage",
 }
 
 
