@@ -1,10 +1,14 @@
-"""Evaluate the generator against its ablation and two baselines: `python -m soundtrack.evaluate`.
+"""Evaluate the generator against its ablations and baselines: `python -m soundtrack evaluate`.
 
 For the first `n` items of a split (default: 50 test items), one row per system:
 
-- `full`: the SDMA model (`runs/ldm-small`), generated from each item's video and the
-  controls of its labels (`Controls.from_labels`), seed `seed + i` for item i;
-- `no_sdma`: the plain-attention ablation (`runs/ldm-small-nosdma`), same inputs and seeds;
+- `full`: the whole pipeline as the studio runs it (soundtrack.pipeline.SoundtrackPipeline on
+  the item's video.mp4): the SDMA model (`runs/ldm-small`) with SNIO (`snio_iters`, default
+  the studio's), the controls of the item's labels, seed `seed + i` for item i;
+- `no_snio`: the same model, inputs and seeds with plain sampling (`snio_iters = 0`);
+- `no_sdma`: the plain-attention ablation (`runs/ldm-small-nosdma`) with SNIO, same inputs and seeds;
+- `two_step`: the process the paper argues against: the music of `no_snio`, and effects
+  generated afterwards by a separate run (another seed) that never saw that music;
 - `retrieval`: the real stems of the nearest TRAINING clip by CVSM video embedding (cosine);
 - `round_trip`: the real stems through VAE encode (posterior mode) -> decode -> vocoder, the
   floor the decoder puts under every generated row;
@@ -23,7 +27,18 @@ A row whose run directory is missing is skipped with a note. Metrics, per row:
   times, pooled over items (soundtrack/data/verify.py);
 - tempo accuracy-1 (+-4%) and accuracy-2 (octave errors allowed) of `tempo_estimate(music)`;
 - CVSM video-music and video-effects cosine similarity of the global embeddings (the
-  analogue of the paper's ImageBind score).
+  analogue of the paper's ImageBind score);
+- instrumentation, judged by the independent instrument judge (another architecture, seed
+  and soundfont than SNIO's classifier; soundtrack/models/instruments.py) on the music stem:
+  `inst_recall` (requested families detected), `inst_fpr` (unrequested families detected),
+  and `kl_inst`: the mean over items and families of KL(Bernoulli(p_real) || Bernoulli(p_row))
+  of the judge's probabilities on the real and the row's music (the KL of AudioLDM's tables,
+  with the judge as the frozen classifier);
+- `balance_db`: mean |LUFS(effects) - LUFS(music)| of the raw stems, the error against the
+  0 dB of the default balance 0.5 before the mixer corrects it (the mixer then meets any
+  slider exactly; tests/audio/test_mix.py);
+- `beat_cut`: the share of the video's cuts with a music beat (librosa beat tracker) within
+  +-70 ms: how well the music's pulse lands on the picture's cuts.
 
 Plus CVSM retrieval (docs/method/cvsm.md eq. 8, 100 candidates) on the whole split, once.
 """
@@ -50,8 +65,11 @@ from soundtrack.config import AUDIO
 from soundtrack.errors import InputError
 
 DEFAULT_RUNS = {"vae": "runs/vae-small", "vocoder": "runs/vocoder-small", "cvsm": "runs/cvsm-small",
-                "ldm": "runs/ldm-small", "ldm_nosdma": "runs/ldm-small-nosdma"}
-SYSTEMS = ("full", "no_sdma", "retrieval", "round_trip", "real")
+                "ldm": "runs/ldm-small", "ldm_nosdma": "runs/ldm-small-nosdma",
+                "instruments": "runs/instruments-small", "judge": "runs/instruments-judge-small"}
+SYSTEMS = ("full", "no_snio", "no_sdma", "two_step", "retrieval", "round_trip", "real")
+TWO_STEP_SEED_OFFSET = 50_021  # the effects run of `two_step` uses seed + i + this
+BEAT_CUT_TOLERANCE_S = 0.07
 STEMS = ("music", "sfx")
 LEAKAGE_ITEMS = 300  # train items whose real stems train the leakage classifier
 LEAKAGE_L2 = 1e-2  # ridge on the standardised-feature weights
@@ -64,6 +82,8 @@ METRICS = (  # (key, markdown header), in table order
     ("fad_cvsm_music", "FAD cvsm music"), ("fad_cvsm_sfx", "FAD cvsm sfx"),
     ("leak_music", "leak music"), ("leak_sfx", "leak sfx"), ("sync_f1", "sync F1"),
     ("tempo_acc1", "tempo acc1"), ("tempo_acc2", "tempo acc2"),
+    ("inst_recall", "inst recall"), ("inst_fpr", "inst FPR"), ("kl_inst", "KL inst"),
+    ("balance_db", "balance dB"), ("beat_cut", "beat-cut"),
     ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"), ("s_per_item", "s/item"),
 )
 
@@ -190,10 +210,44 @@ def _cvsm_audio(cvsm, mel_fn, waves: np.ndarray, *, stem: str, chunk: int = 8) -
     return torch.cat(out)
 
 
+def _judge_probs(judge, mel_fn, waves: np.ndarray, *, chunk: int = 16) -> torch.Tensor:
+    """(N, T) music waves -> (N, 10) the instrument judge's probabilities."""
+    from soundtrack.data.cache import MEL_FRAMES
+    from soundtrack.models.instruments import instrument_probs
+
+    with torch.no_grad():
+        mels = torch.cat([mel_fn(torch.from_numpy(waves[i:i + chunk]).float())[..., :MEL_FRAMES]
+                          for i in range(0, len(waves), chunk)])  # (N, 64, 1024)
+    return instrument_probs(judge, mels)
+
+
+def _bernoulli_kl(p: torch.Tensor, q: torch.Tensor, eps: float = 1e-4) -> float:
+    """Mean over items and families of KL(Bern(p) || Bern(q))."""
+    p, q = p.clamp(eps, 1 - eps), q.clamp(eps, 1 - eps)
+    return float((p * (p / q).log() + (1 - p) * ((1 - p) / (1 - q)).log()).mean())
+
+
+def _beat_cut(music: np.ndarray, cuts: list[float], sr: int) -> tuple[int, int]:
+    """(cuts with a beat within +-70 ms, cuts) for one item."""
+    import librosa
+
+    if not cuts:
+        return 0, 0
+    _, beats = librosa.beat.beat_track(y=music, sr=sr, hop_length=160, units="time")
+    if len(beats) == 0:
+        return 0, len(cuts)
+    return sum(bool(np.min(np.abs(beats - c)) <= BEAT_CUT_TOLERANCE_S) for c in cuts), len(cuts)
+
+
 def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.ndarray]], labels: list[dict],
-                 video_embed: torch.Tensor, cvsm, mel_fn, clf: StemClassifier) -> dict:
+                 video_embed: torch.Tensor, cvsm, mel_fn, clf: StemClassifier, judge=None) -> dict:
     """Every metric of one row; `waves` {"music", "sfx"}: (n, T); `real`: the real stems'
-    stats and cvsm embeddings {"stats"|"cvsm": {"music"|"sfx": (n, D)}}."""
+    stats and cvsm embeddings {"stats"|"cvsm": {"music"|"sfx": (n, D)}} and the judge's
+    probabilities on the real music {"judge": (n, 10)}."""
+    from soundtrack.audio.mix import loudness_lufs
+    from soundtrack.data.families import FAMILY_NAMES
+    from soundtrack.models.instruments import instrument_metrics
+
     from soundtrack.audio.embeddings import frechet_distance, stats_embedding
     from soundtrack.data.verify import effect_onsets, onset_scores, tempo_correct, tempo_estimate
 
@@ -219,12 +273,27 @@ def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.n
     out["tempo_acc1"], out["tempo_acc2"] = float(np.mean(acc1)), float(np.mean(acc2))
     out["cvsm_video_music"] = float((video_embed * cvsm_emb["music"]).sum(-1).mean())  # unit vectors: cosine
     out["cvsm_video_sfx"] = float((video_embed * cvsm_emb["sfx"]).sum(-1).mean())
+    if judge is not None:
+        probs = _judge_probs(judge, mel_fn, waves["music"])  # (n, 10)
+        requested = torch.tensor([[float(f in lab["instruments"]) for f in FAMILY_NAMES] for lab in labels])
+        m = instrument_metrics(probs, requested)
+        out["inst_recall"], out["inst_fpr"] = m["recall"], m["fpr"]
+        out["kl_inst"] = _bernoulli_kl(real["judge"], probs)
+    diffs = [abs(loudness_lufs(s_, sr) - loudness_lufs(m_, sr)) for m_, s_ in zip(waves["music"], waves["sfx"])]
+    finite = [d for d in diffs if math.isfinite(d)]
+    out["balance_db"] = float(np.mean(finite)) if finite else None
+    hit = tot = 0
+    for wave_m, lab in zip(waves["music"], labels):
+        h, t = _beat_cut(wave_m, [ev["time"] for ev in lab["events"] if ev["type"] == "cut"], sr)
+        hit, tot = hit + h, tot + t
+    out["beat_cut"] = hit / tot if tot else None
     return out
 
 
 # ---------------------------------------------------------------------------------------- evaluate
 def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict | None = None,
-             steps: int = 25, guidance: float = 3.0, seed: int = 0, progress: bool = True) -> dict:
+             steps: int | None = None, guidance: float | None = None, snio_iters: int | None = None,
+             seed: int = 0, progress: bool = True) -> dict:
     """Rows of metrics for the first `n` items of `split` (module docstring); JSON-able."""
     from tqdm import tqdm
 
@@ -235,8 +304,13 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     from soundtrack.models.ldm import load_ldm
     from soundtrack.models.vae import load_vae
     from soundtrack.models.vocoder import load_vocoder
-    from soundtrack.pipeline import Controls, Models, generate_clip, vocode
+    from soundtrack.models.instruments import load_instrument_classifier, load_instrument_judge
+    from soundtrack.pipeline import Models, Settings, SoundtrackPipeline, vocode
 
+    defaults = Settings()
+    steps = defaults.steps if steps is None else steps
+    guidance = defaults.guidance if guidance is None else guidance
+    snio_iters = defaults.snio_iters if snio_iters is None else snio_iters
     t_start = time.perf_counter()
     # 1. Check inputs
     corpus = Path(corpus)
@@ -258,7 +332,8 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     if not have["cvsm"]:
         raise InputError(f"no CVSM in {run_dirs['cvsm']}: every row is scored with it "
                          f"(python -m soundtrack.train cvsm)")
-    needs = {"full": ("ldm", "vae", "vocoder"), "no_sdma": ("ldm_nosdma", "vae", "vocoder"),
+    needs = {"full": ("ldm", "vae", "vocoder"), "no_snio": ("ldm", "vae", "vocoder"),
+             "no_sdma": ("ldm_nosdma", "vae", "vocoder"), "two_step": ("ldm", "vae", "vocoder"),
              "retrieval": ("cvsm",), "round_trip": ("vae", "vocoder"), "real": ()}
     skipped = {row: f"skipped: no trained run in {', '.join(str(run_dirs[k]) for k in need if not have[k])}"
                for row, need in needs.items() if not all(have[k] for k in need)}
@@ -272,16 +347,24 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     cvsm = load_cvsm(run_dirs["cvsm"])
     vae = load_vae(run_dirs["vae"]) if have["vae"] else None
     vocoder = load_vocoder(run_dirs["vocoder"]) if have["vocoder"] else None
-    generators: dict[str, Models] = {}
-    for row, key in (("full", "ldm"), ("no_sdma", "ldm_nosdma")):
-        if row in rows_run:
+    classifier = load_instrument_classifier(run_dirs["instruments"]) if have["instruments"] else None
+    judge = load_instrument_judge(run_dirs["judge"]) if have["judge"] else None
+    pipes: dict[str, SoundtrackPipeline] = {}
+    for key in ("ldm", "ldm_nosdma"):
+        if have[key] and have["vae"] and have["vocoder"]:
             ldm = load_ldm(run_dirs[key])
             if ldm.cfg.video_dim != cvsm.cfg.token_dim:
                 raise InputError(f"{run_dirs[key]} expects {ldm.cfg.video_dim}-wide video tokens, "
                                  f"{run_dirs['cvsm']} gives {cvsm.cfg.token_dim}")
-            generators[row] = Models(vae=vae, vocoder=vocoder, cvsm=cvsm, ldm=ldm, vae_run=run_dirs["vae"],
-                                     vocoder_run=run_dirs["vocoder"], cvsm_run=run_dirs["cvsm"],
-                                     ldm_run=run_dirs[key])
+            pipes[key] = SoundtrackPipeline(Models(
+                vae=vae, vocoder=vocoder, cvsm=cvsm, ldm=ldm.eval().requires_grad_(False), vae_run=run_dirs["vae"],
+                vocoder_run=run_dirs["vocoder"], cvsm_run=run_dirs["cvsm"], ldm_run=run_dirs[key],
+                instruments=classifier, instruments_run=run_dirs["instruments"] if classifier else None))
+    for m in (cvsm, vae, vocoder):
+        if m is not None:
+            m.eval().requires_grad_(False)
+    row_pipe = {"full": ("ldm", snio_iters, 0), "no_snio": ("ldm", 0, 0), "no_sdma": ("ldm_nosdma", snio_iters, 0),
+                "two_step": ("ldm", 0, TWO_STEP_SEED_OFFSET)}  # row -> (model, SNIO iterations, seed offset)
     mel_fn = MelSpectrogram(AUDIO)
     with torch.no_grad():
         video_embed = torch.cat([cvsm.video(arrays.video[i:min(i + 16, n)].float(),
@@ -304,14 +387,21 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     # 5. Every system's stems, item by item
     waves = {row: {s: [] for s in STEMS} for row in rows_run}
     seconds = {row: 0.0 for row in rows_run}
+    scores: dict[str, list] = {row: [] for row in rows_run if row in row_pipe}
     for i in tqdm(range(n), desc="evaluate", unit="item", disable=not progress):
+        lab = labels[i]
         for row in rows_run:
             t0 = time.perf_counter()
-            if row in generators:
-                clip = generate_clip(generators[row], video=arrays.video[i], thumbs=arrays.thumbs[i],
-                                     controls=Controls.from_labels(labels[i]), seed=seed + i, steps=steps,
-                                     guidance=guidance)
-                pair = (clip.music, clip.sfx)
+            if row in row_pipe:
+                key, iters, offset = row_pipe[row]
+                settings = Settings(tempo=lab["tempo_bpm"], instruments={f: 1.0 for f in lab["instruments"]},
+                                    key=lab["key"], mode=lab["mode"], intensity=min(1.0, max(0.6, lab["intensity"])),
+                                    seed=seed + i + offset, steps=steps, guidance=guidance, snio_iters=iters)
+                take = pipes[key](items[i] / "video.mp4", settings)
+                scores[row].append(take.report["scores"])
+                pair = (take.music16, take.sfx16)
+                if row == "two_step":  # music from the no_snio run (same seed), effects from this run
+                    pair = (waves["no_snio"]["music"][-1] if "no_snio" in waves else take.music16, take.sfx16)
             elif row == "round_trip":
                 with torch.no_grad():
                     mels = torch.stack([arrays.music_mel[i], arrays.sfx_mel[i]]).float()  # (2, 64, 1024)
@@ -329,18 +419,27 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     real_waves = {s: np.stack(waves["real"][s]) for s in STEMS}  # (n, T)
     real = {"stats": {s: np.stack([stats_embedding(w) for w in real_waves[s]]) for s in STEMS},
             "cvsm": {s: _cvsm_audio(cvsm, mel_fn, real_waves[s], stem=s).numpy() for s in STEMS}}
+    if judge is not None:
+        real["judge"] = _judge_probs(judge, mel_fn, real_waves["music"])
     rows: dict[str, dict] = {}
     for row in rows_run:
         stacked = {s: np.stack(waves[row][s]) for s in STEMS}  # (n, T)
         rows[row] = {**_row_metrics(stacked, real=real, labels=labels, video_embed=video_embed, cvsm=cvsm,
-                                    mel_fn=mel_fn, clf=clf),
+                                    mel_fn=mel_fn, clf=clf, judge=judge),
                      "s_per_item": seconds[row] / n}
+    snio_scores = {row: {"output": _mean_dicts([sc["output"] for sc in v]),
+                         "surrogate_before": _mean_dicts([sc["before_snio"] for sc in v]),
+                         "surrogate_after": _mean_dicts([sc["after_snio"] for sc in v])}
+                   for row, v in scores.items() if v}
     metrics_s = time.perf_counter() - t0
     cvsm_retrieval = retrieval(cvsm, arrays, n_candidates=RETRIEVAL_CANDIDATES)
 
     return {
         "rows": rows,
         "skipped": skipped,
+        "control_scores": snio_scores,
+        "labels": [{"tempo_bpm": lab["tempo_bpm"], "instruments": lab["instruments"], "events": lab["events"]}
+                   for lab in labels],
         "cvsm_retrieval": {k: float(v) for k, v in cvsm_retrieval.items()},
         "leakage_classifier": {"kind": "logistic regression on stats embeddings (L-BFGS, L2 "
                                        f"{LEAKAGE_L2})", "n_train": clf.n_train,
@@ -348,6 +447,7 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
         "settings": {
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "corpus": str(corpus), "split": split, "n": n, "steps": steps, "guidance": guidance, "seed": seed,
+            "snio_iters": snio_iters,
             "scheduler": "dpm++", "runs": {k: str(v) for k, v in run_dirs.items()},
             "machine": platform.node(), "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
@@ -355,6 +455,11 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
         "timings": {"total_s": time.perf_counter() - t_start, "leakage_probe_s": probe_s,
                     "metrics_s": metrics_s, "generate_s": seconds},
     }
+
+
+def _mean_dicts(rows: list[dict[str, float]]) -> dict[str, float]:
+    keys = sorted({k for r in rows for k in r})
+    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -374,6 +479,18 @@ def markdown_table(result: dict) -> str:
         lines.append("| " + " | ".join([row] + [_fmt(values.get(k)) for k, _ in METRICS]) + " |")
     for row, note in result.get("skipped", {}).items():
         lines.append(f"\n`{row}`: {note}")
+    cs = result.get("control_scores")
+    if cs:
+        names = sorted({k for v in cs.values() for k in v["output"] if k != "total"})
+        lines += ["", "Control scores of the generated rows (docs/method/snio.md eqs. 3-7; higher is better), on "
+                  "the sampled output, and on SNIO's surrogate before and after optimisation:", "",
+                  "| system | " + " | ".join(f"{k} out" for k in names) + " | " +
+                  " | ".join(f"{k} surr. before→after" for k in names) + " |",
+                  "|" + "---|" * (1 + 2 * len(names))]
+        for row, v in cs.items():
+            lines.append("| " + " | ".join([row] + [_fmt(v["output"].get(k)) for k in names] +
+                                           [f"{_fmt(v['surrogate_before'].get(k))}→{_fmt(v['surrogate_after'].get(k))}"
+                                            for k in names]) + " |")
     r = result.get("cvsm_retrieval")
     if r:
         lines.append(f"\nCVSM retrieval among {int(r['n_candidates'])} candidates (chance R@1 "
@@ -393,7 +510,8 @@ def results_section(result: dict, *, command: str) -> str:
         "## Evaluation", "",
         f"`{command}` ({date}; {s['split']} split, first {s['n']} items, {s['steps']} {s['scheduler']} "
         f"steps, "
-        f"guidance {s['guidance']:g}, seed {s['seed']} + item index; machine {s['machine']}, "
+        f"guidance {s['guidance']:g}, SNIO {s.get('snio_iters', 0)} iterations where used, seed {s['seed']} + "
+        f"item index; machine {s['machine']}, "
         f"{s['cpu_count']} CPUs, {s['torch_threads']} torch threads; total "
         f"{result['timings']['total_s']:.0f} s).", "",
         f"Runs: {runs}.", "",
@@ -425,8 +543,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--split", default="test")
     parser.add_argument("--n", type=int, default=50)
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--steps", type=int, default=None, help="sampler steps (default: the studio's)")
+    parser.add_argument("--guidance", type=float, default=None, help="CFG scale (default: the studio's)")
+    parser.add_argument("--snio-iters", type=int, default=None, help="SNIO iterations of the rows that use it "
+                                                                     "(default: the studio's)")
     parser.add_argument("--seed", type=int, default=0)
     for key, default in DEFAULT_RUNS.items():
         parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=Path, default=Path(default),
@@ -438,7 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         runs = {k: getattr(args, k) for k in DEFAULT_RUNS}
         result = evaluate(corpus=args.corpus, split=args.split, n=args.n, steps=args.steps,
-                          guidance=args.guidance, seed=args.seed, runs=runs, progress=not args.no_progress)
+                          guidance=args.guidance, snio_iters=args.snio_iters, seed=args.seed, runs=runs,
+                          progress=not args.no_progress)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -447,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=1))
     if args.results_md:
-        command = shlex.join(["python", "-m", "soundtrack.evaluate", *argv])
+        command = shlex.join(["python", "-m", "soundtrack", "evaluate", *argv])
         write_results_section(args.results_md, results_section(result, command=command))
     return 0
 

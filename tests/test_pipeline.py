@@ -15,10 +15,11 @@ from soundtrack.pipeline import CLIP_SAMPLES, Controls, generate_clip, load_mode
 
 def export_tiny_runs(root: Path) -> dict[str, Path]:
     """Random-init tiny runs, exported as the training loop does: {"vae", "vocoder", "cvsm",
-    "ldm", "ldm_nosdma"} -> run directory (the keys of soundtrack.evaluate.DEFAULT_RUNS)."""
+    "ldm", "ldm_nosdma", "instruments", "judge"} -> run directory (the keys of
+    soundtrack.evaluate.DEFAULT_RUNS)."""
     import dataclasses
 
-    from soundtrack.models import cvsm, ldm, vae, vocoder
+    from soundtrack.models import cvsm, instruments, ldm, vae, vocoder
     from soundtrack.train import export
 
     torch.manual_seed(0)
@@ -32,6 +33,9 @@ def export_tiny_runs(root: Path) -> dict[str, Path]:
         "ldm": (ldm.SoundtrackLDM(ldm_cfg), ldm_cfg),
         "ldm_nosdma": (ldm.SoundtrackLDM(dataclasses.replace(ldm_cfg, sdma=False)),
                        dataclasses.replace(ldm_cfg, sdma=False)),
+        "instruments": (instruments.InstrumentClassifier(instruments.CLASSIFIER_CONFIGS["tiny"]),
+                        instruments.CLASSIFIER_CONFIGS["tiny"]),
+        "judge": (instruments.InstrumentJudge(instruments.JUDGE_CONFIGS["tiny"]), instruments.JUDGE_CONFIGS["tiny"]),
     }
     runs = {}
     for name, (model, cfg) in built.items():
@@ -46,8 +50,9 @@ def export_tiny_checkpoints(root: Path) -> Path:
     runs = export_tiny_runs(root / "runs")
     ckpt = root / "checkpoints"
     ckpt.mkdir()
+    folders = {"ldm_nosdma": "ldm-nosdma", "judge": "instruments-judge"}
     for name, run in runs.items():
-        run.rename(ckpt / name.replace("_", "-"))
+        run.rename(ckpt / folders.get(name, name))
     return ckpt
 
 
