@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian/Ubuntu machine:
-#  - Debian packages: real recorded effects and a second GM soundfont for the corpus;
+#  - Debian packages: real recorded effects and a second GM soundfont for the corpus, and
+#    chromium for the studio's browser test (driven by pip's playwright, no browser download);
 #  - a virtual environment .venv with requirements-dev.txt and the --no-deps packages.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(sound-theme-freedesktop frozen-bubble-data freeciv-data fluid-soundfont-gm)
+APT_PACKAGES=(sound-theme-freedesktop frozen-bubble-data freeciv-data fluid-soundfont-gm chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", type=Path, help="the video file (mp4, mov, mkv, webm, avi)")
     p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--tempo", default=str(d.tempo), help="BPM 60-180, or 'auto' from the picture (default auto)")
-    p.add_argument("--instruments", default=",".join(d.instruments),
+    p.add_argument("--instruments", default=",".join(f"{f}:{w:g}" for f, w in d.instruments.items()),
                    help="families, optionally weighted: piano,strings:0.5,drums (default %(default)s)")
     p.add_argument("--balance", type=float, default=d.balance,
                    help="0 music only, 0.5 equal loudness, 1 effects only (default %(default)s)")

@@ -644,7 +644,7 @@ class SoundtrackPipeline:
         report = {
             "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
             "tempo_auto": settings.tempo == "auto", "models": m.runs(),
-            "video": {"path": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
+            "video": {"file": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
             "windows": windows_report, "timings_s": timings,
             "scores": {"before_snio": _mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),
                        "after_snio": _mean_scores([w["snio_surrogate"]["after"] for w in windows_report]),
@@ -687,7 +687,7 @@ def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
     return np.ascontiguousarray(out[:n_out])
 
 
-__all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "Clip", "Controls", "Models", "Settings", "SoundtrackPipeline", "Take",
+__all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "MODES", "Clip", "Controls", "Models", "Settings", "SoundtrackPipeline", "Take",
            "Update", "generate_clip", "join_windows", "load_bundled", "load_models", "parse_instruments",
            "video_inputs",
            "vocode"]

@@ -1,4 +1,21 @@
-"""The Gradio studio. `build_ui()` returns the Blocks; `app.py` only launches it."""
-from soundtrack.studio.ui import build_ui
+"""The Gradio studio. `build_ui()` returns the Blocks; `app.py` only launches it.
 
-__all__ = ["build_ui"]
+Importing the package is light: `build_ui` and `launch_options` (and with them Gradio) load
+on first use, so `import soundtrack.studio.ab` works without Gradio.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from soundtrack.studio.ui import build_ui, launch_options
+
+__all__ = ["build_ui", "launch_options"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from soundtrack.studio import ui
+
+        return getattr(ui, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -22,6 +22,8 @@ Storage rules (reasons in docs/DECISIONS.md):
   other writers, threads or processes, instead of failing with "database is locked".
 - The schema version is `PRAGMA user_version`; `ABStore.MIGRATIONS[i]` takes version i to
   i + 1 inside one write transaction.
+- The studio keeps its store at $SOUNDTRACK_AB_DB, else `~/.cache/soundtrack/ab.sqlite`
+  (soundtrack/studio/listening.py).
 - A file SQLite reports as not a database or corrupt when the store opens it is moved
   aside to `<name>.corrupt-<UTC time>` (with its -wal/-shm files), untouched, and a fresh
   database starts; `store.recovered_from` holds the one-line message.

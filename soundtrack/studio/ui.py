@@ -1,6 +1,19 @@
-"""Gradio layout. Nothing heavy happens at import or build time; work runs in handlers."""
+"""Gradio layout and wiring. Nothing heavy happens at build time; work runs in handlers.
+
+Tabs: Score (the live generation loop), A/B listening (blind pairs, votes, results) and
+Video analysis. The work itself lives beside this file: controls.py (controls <->
+Settings), live.py (sessions, the run loop, previews), listening.py (A/B), api.py
+(`/generate`); here it is only laid out and connected.
+
+Every generation event shares one concurrency group ("generate"), so the queue runs one at
+a time (the CPU has two cores); stopping a run is not queued, so it takes effect at once.
+"""
 from __future__ import annotations
 
+import functools
+import inspect
+import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
@@ -8,8 +21,372 @@ import gradio as gr
 from soundtrack.errors import InputError
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
+EXAMPLE_LABELS = {"flashes-and-bounces.mp4": "Flashes and bounces (8 s)", "night-hits.mp4": "Night hits (8 s)",
+                  "bigbuckbunny.mp4": "Big Buck Bunny (5 s)", "bikes.mp4": "Bikes, with cuts (10 s)"}
+SCORES = ("total", "sync", "tempo", "balance", "instruments", "cvsm")
+SCORES_HELP = ("Scores per SNIO iteration, higher is better: **sync** effects on the video's events, "
+               "**tempo** beats at the BPM, **balance** stem loudness against the slider, **instruments** "
+               "the families heard, **cvsm** how well audio and video match, **total** their weighted sum.")
+DOWNLOADS = {"soundtrack.mp4": "Video (mp4)", "mix.wav": "Mix (wav)", "music.wav": "Music stem (wav)",
+             "sfx.wav": "Effects stem (wav)", "settings.json": "Settings (json)"}
+GENERATE = "generate"  # the concurrency group of every event that generates
+CSS = """
+.gradio-container { max-width: 1400px !important; margin: 0 auto; }
+#spectrogram img { object-fit: contain; }
+/* tables scroll inside their block instead of widening the page on phones */
+#ab-results, #events-table { min-width: 0 !important; overflow-x: auto; contain: inline-size; }
+"""
+HEADER = """# soundtrack studio
+Music **and** sound effects for your video, made together by one model you can steer.
+Pick a video, set tempo, instruments and the effects/music balance, press **Generate** and
+watch the soundtrack being optimised. Move any control afterwards: the take is re-optimised
+from where it stands."""
 
 
+def launch_options() -> dict:
+    """Keyword arguments of `Blocks.launch` the studio needs (look, and its A/B media folder)."""
+    from soundtrack.studio.listening import media_dir
+
+    media = media_dir()
+    media.mkdir(parents=True, exist_ok=True)
+    return {"css": CSS, "theme": gr.themes.Soft(), "allowed_paths": [str(media)]}
+
+
+def user_errors(fn):
+    """Run a handler so that an InputError reaches the page as a one-line gr.Error."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except InputError as e:
+                raise gr.Error(str(e), print_exception=False) from None
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InputError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+    return call
+
+
+def _close_session(session) -> None:
+    if session is not None:
+        session.close()
+
+
+def live_session(session):
+    """The page's live.Session (made when the page loads)."""
+    if session is None:
+        raise gr.Error("This page lost its session: reload it.", print_exception=False)
+    return session
+
+
+# ------------------------------------------------------------------------------------- Score tab
+@dataclass
+class ScoreTab:
+    session: gr.State
+    ticket: gr.Number  # the newest run's ticket, kept in the page so a queued run knows its own
+    video: gr.Video
+    controls: dict  # control name -> component (controls.CONTROL_NAMES)
+    generate: gr.Button
+    stop: gr.Button
+    dice: gr.Button
+    load: gr.UploadButton
+    status: gr.Markdown
+    spectrogram: gr.Image
+    audio: gr.Audio
+    plots: dict  # score name -> gr.LinePlot
+    result: gr.Video
+    downloads: dict  # file name -> gr.DownloadButton
+
+    def settings(self, data: dict):
+        """Settings from an event's {component: value} inputs."""
+        from soundtrack.studio.controls import settings_from_controls
+
+        return settings_from_controls({name: data[c] for name, c in self.controls.items()})
+
+    @property
+    def outputs(self) -> list:
+        return [self.status, self.spectrogram, self.audio, self.result, *self.plots.values(),
+                *self.downloads.values()]
+
+
+def _control_widgets() -> dict:
+    from soundtrack.data.families import FAMILY_NAMES
+    from soundtrack.studio.controls import (KEY_CHOICES, MODE_CHOICES, TEMPO_SLIDER, default_controls,
+                                            weight_name)
+
+    d = default_controls()
+    c: dict = {}
+    with gr.Row():
+        c["tempo"] = gr.Slider(*TEMPO_SLIDER[:2], value=d["tempo"], step=TEMPO_SLIDER[2], label="Tempo (BPM)",
+                               scale=3, min_width=200, elem_id="tempo")
+        c["tempo_auto"] = gr.Checkbox(value=d["tempo_auto"], label="auto (from the picture)", scale=1,
+                                      min_width=120, elem_id="tempo-auto")
+    c["families"] = gr.CheckboxGroup(list(FAMILY_NAMES), value=d["families"], label="Instruments",
+                                     info="families the music uses", elem_id="families")
+    with gr.Accordion("Instrument weights (0-1)", open=False):
+        with gr.Row():
+            for f in FAMILY_NAMES:
+                c[weight_name(f)] = gr.Slider(0, 1, value=d[weight_name(f)], step=0.01, label=f, min_width=140)
+    c["balance"] = gr.Slider(0, 1, value=d["balance"], step=0.01, label="Balance: music (0) .. effects (1)",
+                             info="0.5 = equal loudness", elem_id="balance")
+    c["intensity"] = gr.Slider(0.6, 1, value=d["intensity"], step=0.01, label="Intensity (0.6 calm .. 1 loud)")
+    with gr.Row():
+        c["key"] = gr.Dropdown(KEY_CHOICES, value=d["key"], label="Key", min_width=100)
+        c["mode"] = gr.Dropdown(MODE_CHOICES, value=d["mode"], label="Mode", min_width=100)
+    return c
+
+
+def _quality_widgets(c: dict) -> gr.Button:
+    from soundtrack.pipeline import MAX_SNIO_ITERS, MAX_STEPS
+    from soundtrack.studio.controls import default_controls
+
+    d = default_controls()
+    with gr.Row(equal_height=True):
+        c["seed"] = gr.Number(value=d["seed"], label="Seed", precision=0, minimum=0, maximum=2**31 - 1,
+                              min_width=120, elem_id="seed")
+        dice = gr.Button("Random seed", size="md", min_width=120, elem_id="dice")
+    with gr.Accordion("Quality and time", open=False):
+        c["steps"] = gr.Slider(1, MAX_STEPS, value=d["steps"], step=1, label="Sampler steps",
+                               info="more: cleaner, slower", elem_id="steps")
+        c["snio_iters"] = gr.Slider(0, MAX_SNIO_ITERS, value=d["snio_iters"], step=1,
+                                    label="SNIO iterations (0 = plain sampling)",
+                                    info="noise optimisation towards the scores", elem_id="snio-iters")
+        c["guidance"] = gr.Slider(1, 15, value=d["guidance"], step=0.1, label="Guidance (CFG scale)")
+    return dice
+
+
+def _score_tab(session: gr.State) -> ScoreTab:
+    examples = [p for p in (ASSETS / n for n in EXAMPLE_LABELS) if p.is_file()]
+    with gr.Row():
+        with gr.Column(scale=2, min_width=300):
+            video = gr.Video(label="Video", sources=["upload"], height=300, elem_id="video")
+            if examples:
+                gr.Examples(examples=[[str(p)] for p in examples], inputs=video, label="Examples",
+                            example_labels=[EXAMPLE_LABELS[p.name] for p in examples])
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary", elem_id="generate", min_width=120)
+                stop = gr.Button("Stop", variant="stop", elem_id="stop", min_width=80)
+            controls = _control_widgets()
+            dice = _quality_widgets(controls)
+            load = gr.UploadButton("Load settings (json)", file_types=[".json"], size="md", elem_id="load-settings")
+        with gr.Column(scale=3, min_width=300):
+            status = gr.Markdown("Pick a video to start.", elem_id="status")
+            spectrogram = gr.Image(label="Music / effects / mix",
+                                   type="filepath", interactive=False, elem_id="spectrogram")
+            audio = gr.Audio(label="Listen (live preview, then the mix)", interactive=False, elem_id="preview-audio")
+            gr.Markdown(SCORES_HELP)
+            with gr.Row():
+                plots = {s: gr.LinePlot(x="iteration", y="value", color="window", title=s, x_title="SNIO iteration",
+                                        y_title=s, height=200, min_width=160, visible=False, elem_id=f"plot-{s}")
+                         for s in SCORES}
+            result = gr.Video(label="Your video with its soundtrack", interactive=False, height=360,
+                              elem_id="result")
+            with gr.Row():
+                downloads = {f: gr.DownloadButton(label, visible=False, size="md", min_width=120,
+                                                  elem_id=f"download-{f.replace('.', '-')}")
+                             for f, label in DOWNLOADS.items()}
+    ticket = gr.Number(value=0, visible=False, precision=0)
+    return ScoreTab(session=session, ticket=ticket, video=video, controls=controls, generate=generate, stop=stop,
+                    dice=dice, load=load, status=status, spectrogram=spectrogram, audio=audio, plots=plots,
+                    result=result, downloads=downloads)
+
+
+def _frame_updates(tab: ScoreTab, frame) -> dict:
+    """A live.Frame as updates of the Score tab's outputs."""
+    import pandas as pd
+
+    out: dict = {tab.status: frame.status}
+    if frame.kind not in ("preview", "take"):
+        return out
+    out[tab.spectrogram] = str(frame.spectrogram)
+    rows = pd.DataFrame(frame.scores, columns=["window", "iteration", "score", "value"])
+    for name, plot in tab.plots.items():
+        part = rows[rows.score == name]
+        out[plot] = gr.update(value=part, visible=True) if len(part) else gr.update(visible=False)
+    if frame.kind == "preview":
+        out[tab.audio] = frame.audio
+        return out
+    files = frame.take.files
+    out[tab.audio] = str(files["mix.wav"])
+    out[tab.result] = str(files["soundtrack.mp4"])
+    for name, button in tab.downloads.items():
+        out[button] = gr.update(value=str(files[name]), visible=True)
+    return out
+
+
+def _wire_score_tab(tab: ScoreTab) -> None:
+    from soundtrack.data.families import FAMILY_NAMES
+    from soundtrack.studio import live
+    from soundtrack.studio.controls import controls_from_settings, read_settings_json, weight_name
+
+    inputs = {tab.session, tab.ticket, tab.video, *tab.controls.values()}
+
+    def runner(warm: bool):
+        @user_errors
+        def run(data: dict, progress=gr.Progress()):
+            session, ticket = live_session(data[tab.session]), int(data[tab.ticket] or 0)
+            if ticket <= 0:  # a control moved before anything ran: nothing to redo
+                return
+            if not data[tab.video]:
+                raise InputError("pick an example or upload a video first")
+            settings = tab.settings(data)
+
+            def on_progress(p: float, desc: str) -> None:
+                progress(p, desc=desc)
+
+            for frame in live.run(session, ticket, data[tab.video], settings, warm=warm, on_progress=on_progress):
+                yield _frame_updates(tab, frame)
+        return run
+
+    run_cold, run_warm = runner(False), runner(True)
+    queued = dict(outputs=tab.outputs, concurrency_id=GENERATE, show_progress_on=[tab.result],
+                  api_visibility="private")
+
+    def request(session) -> int:  # not queued: the run in flight stops now
+        return live_session(session).request()
+
+    def request_if_started(session) -> int:
+        return live_session(session).request() if session.started else 0
+
+    def stop(session):
+        running = live_session(session).running
+        session.stop()
+        return "Stopped." if running else gr.update()
+
+    now = dict(queue=False, api_visibility="private")
+    tab.generate.click(request, tab.session, tab.ticket, **now).then(run_cold, inputs, **queued)
+    tab.stop.click(stop, tab.session, tab.status, **now)
+    tab.dice.click(lambda: random.randrange(2**31 - 1), None, tab.controls["seed"], **now).then(
+        request_if_started, tab.session, tab.ticket, **now).then(run_warm, inputs, **queued)
+    # Any control moved after a run: re-run warm. The BPM slider unticks "auto" first, and a
+    # weight slider ticks its family, since that is what moving them asks for.
+    def rerun(event) -> None:
+        event.then(request_if_started, tab.session, tab.ticket, **now).then(run_warm, inputs, **queued)
+
+    c = tab.controls
+    rerun(c["tempo"].release(lambda: False, None, c["tempo_auto"], **now))
+    for f in FAMILY_NAMES:
+        def tick(families: list, weight: float, f: str = f) -> list:
+            chosen = set(families or []) | ({f} if weight > 0 else set())
+            return [g for g in FAMILY_NAMES if g in chosen]
+
+        rerun(c[weight_name(f)].release(tick, [c["families"], c[weight_name(f)]], c["families"], **now))
+    plain = [name for name in c if name != "tempo" and not name.startswith("weight_")]
+    triggers = [c[n].release if isinstance(c[n], gr.Slider) else c[n].submit if isinstance(c[n], gr.Number)
+                else c[n].input for n in plain]
+    gr.on(triggers, request_if_started, tab.session, tab.ticket, **now).then(run_warm, inputs, **queued)
+
+    @user_errors
+    def load_settings(path: str):
+        saved = read_settings_json(path)
+        values = controls_from_settings(saved.settings)
+        out = {widget: values[name] for name, widget in tab.controls.items()}
+        note = f"Settings loaded (seed {saved.settings.seed})"
+        if saved.video in EXAMPLE_LABELS and (ASSETS / saved.video).is_file():
+            out[tab.video] = str(ASSETS / saved.video)
+            note += f" with the example {saved.video}. Press Generate for the take of this seed."
+        elif saved.video:
+            note += f"; they were saved for {saved.video}: upload it and press Generate for the take of this seed."
+        if saved.warm_start:
+            note += (" (The saved take was a warm re-optimisation of the take before it, which these settings "
+                     "alone do not repeat.)")
+        out[tab.status] = note
+        return out
+
+    tab.load.upload(load_settings, tab.load, [*tab.controls.values(), tab.video, tab.status],
+                    api_visibility="private")
+
+
+# ------------------------------------------------------------------------------------ A/B tab
+def _ab_tab(state: gr.State, score: ScoreTab) -> tuple:
+    """Lay out and wire the A/B tab; returns (refresh handler, its outputs) for tab selection."""
+    from soundtrack.studio import listening
+
+    gr.Markdown("Blind comparison: two renderings of one video appear as **X** and **Y** in random order. "
+                "Play both, vote, and the votes add up in the table below (win rate of A with its 95% "
+                "Wilson interval). Your votes are kept under an anonymous id for this page.")
+    warning = gr.Markdown(visible=False, elem_id="ab-warning")
+    with gr.Row(equal_height=True):
+        comparison = gr.Radio(listening.comparisons_available(), value=listening.TAKES, label="Compare",
+                              scale=2, min_width=220)
+        make = gr.Button("Make a pair from the current video", variant="primary", min_width=160,
+                         elem_id="ab-make")
+        nxt = gr.Button("Next pair to judge", min_width=140, elem_id="ab-next")
+    ab_status = gr.Markdown(elem_id="ab-status")
+    with gr.Row():
+        x = gr.Video(label="X", interactive=False, min_width=260, elem_id="ab-x")
+        y = gr.Video(label="Y", interactive=False, min_width=260, elem_id="ab-y")
+    comment = gr.Textbox(label="Comment (optional)", lines=1, max_length=2000, elem_id="ab-comment")
+    with gr.Row():
+        votes = {choice: gr.Button(label, min_width=100, elem_id=f"ab-vote-{choice.lower()}")
+                 for choice, label in (("X", "X is better"), ("Y", "Y is better"), ("none", "No preference"))}
+    table = gr.Dataframe(headers=listening.RESULT_COLUMNS, label="Results", interactive=False, wrap=True,
+                         elem_id="ab-results")
+    csv = gr.DownloadButton("Download all votes (csv)", size="md", elem_id="ab-csv")
+
+    def results(session) -> dict:
+        store = listening.get_store()
+        path = listening.export_csv(live_session(session).dir / "ab")
+        out = {table: listening.result_rows(), csv: str(path)}
+        out[warning] = gr.update(value=f"⚠️ {store.recovered_from}", visible=bool(store.recovered_from))
+        return out
+
+    def show(session, pair, note: str) -> dict:
+        session.pair_id = None if pair is None else pair.id
+        if pair is None:
+            return {x: None, y: None, ab_status: note}
+        return {x: pair.x_media, y: pair.y_media, comment: "",
+                ab_status: f"Pair {pair.id} ({pair.comparison}, {pair.video}): {note}"}
+
+    @user_errors
+    def make_pair(data: dict, progress=gr.Progress()):
+        session = live_session(data[state])
+        if data[comparison] == listening.TAKES:
+            pair = listening.pair_from_takes(session)
+        else:
+            if not data[score.video]:
+                raise InputError("pick an example or upload a video on the Score tab first")
+            pair = listening.pair_from_models(Path(data[score.video]), score.settings(data),
+                                              session.dir / "ab-render",
+                                              on_progress=lambda p, d: progress(p, desc=d))
+        return show(session, pair, "which soundtrack fits the video better?")
+
+    def next_pair(session) -> dict:
+        pair = listening.next_pair(live_session(session).id)
+        return show(session, pair, "which soundtrack fits the video better?" if pair else
+                    "No pair left to judge: make one from the current video.")
+
+    def voter(choice: str):
+        @user_errors
+        def vote(session, text: str) -> dict:
+            if live_session(session).pair_id is None:
+                raise InputError("make a pair or load the next one before voting")
+            store = listening.get_store()
+            pair = store.pair(session.pair_id)
+            store.vote(pair.id, choice, comment=text or "", voter=session.id)
+            side = pair.side_of(choice)
+            said = "no preference" if side == "none" else f"{choice} = {pair.a_label if side == 'A' else pair.b_label}"
+            out = show(session, None, f"Vote saved on pair {pair.id}: {said} (X was the {pair.x_label}, "
+                                      f"Y the {pair.y_label}).")
+            return {**out, **results(session)}
+        return vote
+
+    ab_outputs = [x, y, comment, ab_status]
+    make.click(make_pair, {state, comparison, score.video, *score.controls.values()}, ab_outputs,
+               concurrency_id=GENERATE, show_progress_on=[ab_status], api_visibility="private")
+    nxt.click(next_pair, state, ab_outputs, api_visibility="private")
+    for choice, button in votes.items():
+        button.click(voter(choice), [state, comment], [*ab_outputs, table, csv, warning],
+                     api_visibility="private")
+    return results, [table, csv, warning]
+
+
+# ------------------------------------------------------------------------------ analysis tab
 def _analyze(video: str | None):
     from soundtrack.studio.analysis import analyze_for_ui
 
@@ -21,23 +398,39 @@ def _analyze(video: str | None):
         raise gr.Error(str(err)) from None
 
 
-def build_ui() -> gr.Blocks:
+def _analysis_tab() -> None:
     examples = [str(p) for p in sorted(ASSETS.glob("*.mp4"))]
-    with gr.Blocks(title="soundtrack studio") as demo:
-        gr.Markdown("# soundtrack studio\nMusic and sound effects for your video, made together. "
-                    "The generator is being trained; today this page shows what the model will see "
-                    "in your video: motion, cuts, flashes and impacts.")
-        with gr.Tab("Video analysis"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    video = gr.Video(label="Video", sources=["upload"])
-                    run = gr.Button("Analyse", variant="primary")
-                    if examples:
-                        gr.Examples(examples=examples, inputs=video)
-                with gr.Column(scale=2):
-                    summary = gr.Markdown()
-                    plot = gr.Plot(label="Motion, brightness and visual onsets")
-                    table = gr.Dataframe(headers=["time (s)", "type", "x (0 left .. 1 right)", "strength"],
-                                         label="Visual events", interactive=False)
-        run.click(_analyze, inputs=video, outputs=[plot, table, summary], api_name="analyze")
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            video = gr.Video(label="Video", sources=["upload"])
+            run = gr.Button("Analyse", variant="primary")
+            if examples:
+                gr.Examples(examples=examples, inputs=video)
+        with gr.Column(scale=2, min_width=300):
+            summary = gr.Markdown()
+            plot = gr.Plot(label="Motion, brightness and visual onsets")
+            table = gr.Dataframe(headers=["time (s)", "type", "x (0 left .. 1 right)", "strength"],
+                                 label="Visual events", interactive=False, elem_id="events-table")
+    run.click(_analyze, inputs=video, outputs=[plot, table, summary], api_name="analyze")
+
+
+# ------------------------------------------------------------------------------------- the page
+def build_ui() -> gr.Blocks:
+    from soundtrack.studio.api import generate
+    from soundtrack.studio.live import Session
+
+    with gr.Blocks(title="soundtrack studio", delete_cache=(1800, 3600)) as demo:
+        session = gr.State(None, delete_callback=_close_session)  # a live.Session, made on page load
+        gr.Markdown(HEADER)
+        with gr.Tabs():
+            with gr.Tab("Score", id="score"):
+                score = _score_tab(session)
+            with gr.Tab("A/B listening", id="ab") as ab_tab:
+                results, result_outputs = _ab_tab(session, score)
+            with gr.Tab("Video analysis", id="analysis"):
+                _analysis_tab()
+        _wire_score_tab(score)
+        ab_tab.select(results, session, result_outputs, api_visibility="private")
+        gr.api(generate, api_name="generate", concurrency_id=GENERATE)
+        demo.load(Session, None, session, queue=False, api_visibility="private")
     return demo

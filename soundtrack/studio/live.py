@@ -1,0 +1,312 @@
+"""The studio's live loop: one browser session, the shared pipelines, and a run as frames.
+
+    session = Session()
+    ticket = session.request()                       # a newer run: the one in flight stops
+    for frame in run(session, ticket, "clip.mp4", Settings(seed=3), warm=True):
+        frame.kind       # "preview" per SNIO iteration / window, then "take"; or "stopped"
+        frame.spectrogram, frame.audio, frame.scores     # what the page shows live
+    session.takes[-1].files["soundtrack.mp4"]
+
+How a run is replaced. Every run holds a ticket. :meth:`Session.request` (called by the page
+without queueing, the moment a control moves) takes the next ticket and sets the
+`threading.Event` of the run in flight, whose pipeline raises `Cancelled` at its next
+SNIO iteration or sampler step. A queued run starts only if its ticket is still the
+newest (:meth:`Session.claim`), so a burst of slider moves runs once, with the last values.
+
+Warm start. A run with `warm=True` hands the previous take's optimised noises to the
+pipeline (`init_noise`) when that take is of the same video with the same seed: SNIO goes on
+from where the last take ended instead of from the seed's noise, so a moved slider changes
+the take instead of drawing a new one. Generate (`warm=False`) always starts from the seed.
+
+Nothing here imports Gradio; the pipelines load on first use, once per process.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from soundtrack.config import AUDIO
+from soundtrack.errors import InputError
+from soundtrack.pipeline import Settings, SoundtrackPipeline
+
+STUDIO_DIR_ENV = "SOUNDTRACK_STUDIO_DIR"  # where takes are written (default: the system temp dir)
+KEEP_TAKES = 3  # per session; older take folders are deleted
+VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma"}  # pipeline variant -> diffusion folder
+
+
+# ------------------------------------------------------------------------------------ pipelines
+def checkpoint_root() -> Path:
+    """The model folder: $SOUNDTRACK_CHECKPOINTS, else the bundled checkpoints/."""
+    from soundtrack.pipeline import CHECKPOINTS
+
+    return Path(os.environ.get("SOUNDTRACK_CHECKPOINTS") or CHECKPOINTS)
+
+
+def has_variant(variant: str) -> bool:
+    """Whether the model folder holds this variant's diffusion model (cheap: no loading)."""
+    return (checkpoint_root() / VARIANTS[variant] / "model.safetensors").is_file()
+
+
+_PIPELINES: dict[tuple[str, str], SoundtrackPipeline] = {}
+_PIPELINES_LOCK = threading.Lock()
+
+
+def get_pipeline(variant: str = "full") -> SoundtrackPipeline:
+    """The pipeline of a variant ("full", or "nosdma" the SDMA ablation), loaded once per process."""
+    from soundtrack.pipeline import load_bundled
+
+    if variant not in VARIANTS:
+        raise InputError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
+    key = (variant, str(checkpoint_root()))
+    with _PIPELINES_LOCK:
+        if key not in _PIPELINES:
+            try:
+                models = load_bundled(key[1], ldm=VARIANTS[variant])
+            except InputError as e:
+                raise InputError(f"the model is not installed: {e}") from None
+            _PIPELINES[key] = SoundtrackPipeline(models)
+        return _PIPELINES[key]
+
+
+# ------------------------------------------------------------------------------------- sessions
+def studio_dir() -> Path:
+    return Path(os.environ.get(STUDIO_DIR_ENV) or Path(tempfile.gettempdir()) / "soundtrack-studio")
+
+
+@dataclass(eq=False)
+class TakeRecord:
+    """A finished take of a session, as files on disk plus what a warm start needs."""
+
+    number: int
+    video: Path
+    settings: Settings
+    noises: list  # per window (1, 8, 256, 32) tensors: the optimised starting noise
+    files: dict[str, Path]  # music.wav sfx.wav mix.wav soundtrack.mp4 spectrogram.png report.json settings.json
+    report: dict
+    warm_from: int | None  # the take whose noise this one re-optimised (None: from the seed)
+
+    @property
+    def dir(self) -> Path:
+        return self.files["report.json"].parent
+
+
+class Session:
+    """One browser session: its takes, its run in flight and its voter id.
+
+    Shared between the session's handlers by reference (Gradio keeps it in gr.State); a
+    copy is the same session, so :meth:`__deepcopy__` returns it.
+    """
+
+    def __init__(self) -> None:
+        self.id = uuid.uuid4().hex
+        self.dir = studio_dir() / self.id
+        self.takes: deque[TakeRecord] = deque()
+        self.pair_id: int | None = None  # the A/B pair on screen
+        self._lock = threading.Lock()
+        self._ticket = 0
+        self._cancel = threading.Event()
+        self._active = False
+        self._count = 0
+
+    def __deepcopy__(self, memo: dict) -> Session:
+        return self
+
+    @property
+    def last_take(self) -> TakeRecord | None:
+        return self.takes[-1] if self.takes else None
+
+    @property
+    def running(self) -> bool:
+        return self._active
+
+    @property
+    def started(self) -> bool:
+        """Whether a run is in flight or a take exists (moving a control then re-runs)."""
+        return self._active or bool(self.takes)
+
+    def request(self) -> int:
+        """A ticket for a new run; the run in flight is told to stop."""
+        with self._lock:
+            self._ticket += 1
+            self._cancel.set()
+            return self._ticket
+
+    def stop(self) -> None:
+        """Stop the run in flight (and any queued one)."""
+        self.request()
+
+    def claim(self, ticket: int) -> threading.Event | None:
+        """The cancel event of a run that may start now, or None if a newer run was requested."""
+        with self._lock:
+            if ticket != self._ticket:
+                return None
+            self._cancel = threading.Event()
+            self._active = True
+            return self._cancel
+
+    def release(self, cancel: threading.Event) -> None:
+        with self._lock:
+            if cancel is self._cancel:
+                self._active = False
+
+    def new_take_dir(self) -> tuple[int, Path]:
+        with self._lock:
+            self._count += 1
+            return self._count, self.dir / f"take-{self._count:03d}"
+
+    def add_take(self, take: TakeRecord) -> None:
+        with self._lock:
+            self.takes.append(take)
+            while len(self.takes) > KEEP_TAKES:
+                shutil.rmtree(self.takes.popleft().dir, ignore_errors=True)
+
+    def close(self) -> None:
+        """The page was closed: stop its run and delete its files."""
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------- runs
+@dataclass
+class Frame:
+    """What the page shows at one moment of a run."""
+
+    kind: str  # "preview", "take", "stopped", "unchanged"
+    status: str  # one line for people
+    progress: float = 0.0
+    spectrogram: Path | None = None  # music / effects / mix mels with events and beats
+    audio: tuple[int, np.ndarray] | None = None  # (16000, int16 mono) preview of the mix
+    scores: list[dict] = field(default_factory=list)  # rows: window, iteration, score, value
+    take: TakeRecord | None = None
+
+
+def run(session: Session, ticket: int, video: str | Path, settings: Settings, *, warm: bool,
+        on_progress: Callable[[float, str], None] | None = None) -> Iterator[Frame]:
+    """Generate a take for `video`, yielding a preview frame per SNIO iteration and per window.
+
+    Yields nothing if a newer run was requested before this one started. Bad input raises
+    InputError before anything runs; a newer request (a moved control, Stop) ends the run
+    with a "stopped" frame at the next SNIO iteration or sampler step.
+    """
+    from soundtrack.render import write_take
+    from soundtrack.sampling.snio import Cancelled
+    from soundtrack.studio.controls import write_settings_json
+
+    # 1. Check inputs, claim the session's run slot
+    video = Path(video)
+    cancel = session.claim(ticket)
+    if cancel is None:
+        return
+    try:
+        prev = session.last_take
+        same_video = prev is not None and prev.video == video
+        if warm and same_video and prev.settings == settings:
+            yield Frame("unchanged", f"Take {prev.number} already has these settings.", 1.0, take=prev)
+            return
+        init_noise = prev.noises if warm and same_video and prev.settings.seed == settings.seed else None
+        # 2. Load (once) and analyse the video (cached by the pipeline)
+        pipe = get_pipeline("full")
+        plan = pipe.plan(video)
+        tempo = plan.auto_tempo if settings.tempo == "auto" else float(settings.tempo)
+        start = f"warm start from take {prev.number}" if init_noise is not None else f"seed {settings.seed}"
+        preview_dir = session.dir / "preview"
+        shutil.rmtree(preview_dir, ignore_errors=True)
+        preview_dir.mkdir(parents=True)
+        rows: list[dict] = []
+        take = None
+
+        def step(p: float) -> None:
+            if on_progress is not None:
+                on_progress(p, f"generating ({start})")
+
+        # 3. Stream the generation: a preview per SNIO iteration and per sampled window
+        with contextlib.closing(pipe.stream(video, settings, init_noise=init_noise, cancel=cancel,
+                                            on_step=step)) as updates:
+            for u in updates:
+                if u.kind == "done":
+                    take = u.take
+                    break
+                label = (f"SNIO iteration {u.iteration}/{settings.snio_iters}" if u.kind == "snio"
+                         else "sampled")
+                if u.kind == "snio":
+                    rows.extend({"window": f"window {u.window + 1}", "iteration": u.iteration, "score": k,
+                                 "value": float(v)} for k, v in u.scores.items())
+                png = preview_dir / f"{len(rows):04d}-{u.kind}-{u.window}.png"
+                audio = render_preview(pipe, u, plan=plan, tempo=tempo, png=png,
+                                       title=f"window {u.window + 1}/{u.n_windows}, {label}")
+                total = u.scores.get("total")
+                status = (f"Window {u.window + 1}/{u.n_windows}, {label} ({start}), {tempo:.0f} BPM"
+                          + (f", total score {total:+.2f}" if total is not None else ""))
+                yield Frame("preview", status, u.progress, spectrogram=png, audio=audio, scores=list(rows))
+        assert take is not None, "the pipeline's stream ended without a take"
+        # 4. Write the take: stems, mix, video, picture, report, settings
+        if on_progress is not None:
+            on_progress(1.0, "writing the take")
+        number, out = session.new_take_dir()
+        files = write_take(take, out, video=video)
+        files["settings.json"] = write_settings_json(out / "settings.json", settings, video=video.name,
+                                                     take=number, warm_start=init_noise is not None)
+        record = TakeRecord(number=number, video=video, settings=settings, noises=take.noises, files=files,
+                            report=take.report, warm_from=prev.number if init_noise is not None else None)
+        session.add_take(record)
+        yield Frame("take", take_summary(record), 1.0, spectrogram=files["spectrogram.png"],
+                    audio=None, scores=rows, take=record)
+    except Cancelled:
+        yield Frame("stopped", "Stopped before the take was finished.", 0.0)
+    finally:
+        session.release(cancel)
+
+
+def render_preview(pipe: SoundtrackPipeline, u, *, plan, tempo: float, png: Path,
+                   title: str) -> tuple[int, np.ndarray]:
+    """Vocode an update's preview mels; draw the split spectrogram; return the mix as int16."""
+    import torch
+
+    from soundtrack.pipeline import vocode
+    from soundtrack.render import spectrogram_png
+
+    with torch.no_grad():
+        mels = torch.stack([u.music_mel, u.sfx_mel]).to(pipe.models.device)  # (2, 64, F)
+        waves = vocode(pipe.models.vocoder, mels).float().cpu().numpy()  # (2, T) 16 kHz: music, effects
+    window = plan.windows[u.window]
+    n = int(min(waves.shape[1], round((plan.duration_s - window.start_s) * AUDIO.sample_rate)))
+    music, sfx = waves[0, :n], waves[1, :n]
+    mix = music + sfx
+    beats = np.arange(0.0, n / AUDIO.sample_rate, 60.0 / tempo)  # the requested tempo's grid
+    spectrogram_png(png, music16=music, sfx16=sfx, mix16=mix, events=plan.window_events(window), beats=beats,
+                    title=title)
+    peak = float(np.abs(mix).max()) if n else 0.0
+    scaled = mix * (0.9 / peak) if peak > 1e-6 else mix
+    return AUDIO.sample_rate, (np.clip(scaled, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+def take_summary(take: TakeRecord) -> str:
+    """A short Markdown report of a finished take: what it is, and its scores (one row each)."""
+    r = take.report
+    scores = r["scores"]
+    how = f"warm start from take {take.warm_from}" if take.warm_from is not None else f"seed {take.settings.seed}"
+    lines = [f"**Take {take.number}** of {take.video.name}: {r['video']['duration_s']:.1f} s, "
+             f"{r['tempo_requested_bpm']:.1f} BPM{' (auto)' if r['tempo_auto'] else ''}, {how}, "
+             f"made in {r['timings_s']['total']:.1f} s.",
+             "",
+             "| score | SNIO start | SNIO end | take |",
+             "|---|---:|---:|---:|"]
+    for name, value in scores["output"].items():
+        start, end = (scores[k].get(name) for k in ("before_snio", "after_snio"))
+        cells = [f"{v:+.3f}" if v is not None else "" for v in (start, end, value)]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+__all__ = ["Frame", "Session", "TakeRecord", "checkpoint_root", "get_pipeline", "has_variant", "render_preview",
+           "run", "studio_dir", "take_summary"]

@@ -1,0 +1,174 @@
+"""The studio in a real browser (Debian's chromium driven by Playwright), desktop and phone width.
+
+One pass through what a person does: pick an example, set the tempo, Generate, watch the
+take arrive, move a slider (a warm re-run), judge the two takes blind on the A/B tab and
+see the vote counted; then the same page at 390 px. A screenshot of the Score tab is left
+in the artifacts folder ($PYTEST_ARTIFACTS, else test-artifacts/).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"  # Debian package `chromium` (scripts/setup-tests.sh installs it)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+TAKE_TIMEOUT_MS = 60_000
+
+
+def expect(locator):
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file() or shutil.which("chromium"), "install Debian's chromium: apt-get install chromium"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _wait_text(page, selector: str, text: str, timeout: int = TAKE_TIMEOUT_MS) -> None:
+    page.wait_for_function("([sel, text]) => { const e = document.querySelector(sel); "
+                           "return e !== null && e.innerText.includes(text); }", arg=[selector, text],
+                           timeout=timeout)
+
+
+def _click_slider(page, elem_id: str, fraction: float) -> str:
+    """Click a slider's track at `fraction` of its width, as a person would; returns the new value."""
+    track = page.locator(f"#{elem_id} input[type=range]")
+    track.scroll_into_view_if_needed()
+    box = track.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * fraction, box["y"] + box["height"] / 2)
+    return page.locator(f"#{elem_id} input[type=number]").input_value()
+
+
+def _no_horizontal_overflow(page, width: int = 390) -> None:
+    """Nothing sticks out sideways (a phone browser would zoom the page out to show it),
+    once the layout has settled (tables measure their columns after a resize)."""
+    from playwright.sync_api import TimeoutError
+
+    try:
+        page.wait_for_function("w => document.documentElement.scrollWidth <= w && window.innerWidth == w",
+                               arg=width, timeout=3000)
+    except TimeoutError:
+        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        raise AssertionError(f"page is {scroll} px wide, window {inner} px, screen {width} px") from None
+
+
+def _results(page) -> list[list[str]]:
+    """The A/B results table's body rows (Gradio draws them as a virtual grid, not <tr>s)."""
+    rows = page.locator("#ab-results [role=row].virtual-row")
+    return [[c.strip() for c in rows.nth(i).locator("[role=gridcell]").all_inner_texts()]
+            for i in range(rows.count())]
+
+
+def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+
+    # 1. An example video, fast quality, a tempo of our own
+    page.get_by_text("Flashes and bounces (8 s)", exact=True).click()
+    page.wait_for_selector("#video video", timeout=20_000)
+    page.get_by_text("Quality and time", exact=True).click()
+    for elem_id, value in (("steps", "2"), ("snio-iters", "1")):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    assert page.locator("#tempo-auto input").is_checked()
+    tempo = float(_click_slider(page, "tempo", 0.75))
+    assert 140 <= tempo <= 160, tempo  # 60..180 BPM, three quarters along
+    expect(page.locator("#tempo-auto input")).not_to_be_checked()  # a BPM of one's own is not "auto"
+
+    # 2. Generate: the live previews, then the take
+    page.locator("#generate").click()
+    _wait_text(page, "#status", "Take 1")
+    status = page.locator("#status").inner_text()
+    assert f"{tempo:.1f} BPM" in status and "seed 0" in status, status
+    page.wait_for_selector("#result video", timeout=10_000)
+    assert page.locator("#result video").get_attribute("src")
+    assert page.locator("#spectrogram img").get_attribute("src")
+    assert page.locator("#plot-total").is_visible() and page.locator("#plot-sync").is_visible()
+    assert page.locator("#download-settings-json").is_visible()
+    page.screenshot(path=str(artifacts / "studio-score.png"), full_page=True)
+
+    # 3. Move a control: the take is re-optimised warm from take 1
+    assert float(_click_slider(page, "balance", 0.85)) > 0.7
+    _wait_text(page, "#status", "Take 2")
+    assert "warm start from take 1" in page.locator("#status").inner_text()
+    balance = page.locator("#balance input[type=number]").input_value()
+    with page.expect_download() as download:
+        page.locator("#download-settings-json").click()
+    saved = artifacts / "studio-settings.json"
+    download.value.save_as(saved)
+    assert json.loads(saved.read_text())["settings"]["balance"] == float(balance)
+
+    # 4. A/B: the two takes as X and Y, one vote, counted in the table
+    page.get_by_role("tab", name="A/B listening").click()
+    page.locator("#ab-make").click()
+    _wait_text(page, "#ab-status", "which soundtrack fits the video better?", timeout=20_000)
+    for side in ("#ab-x video", "#ab-y video"):
+        page.wait_for_selector(side, timeout=10_000)
+    assert page.locator("#ab-x video").get_attribute("src") != page.locator("#ab-y video").get_attribute("src")
+    page.locator("#ab-comment textarea").fill("the effects land on the flashes")
+    page.locator("#ab-vote-x").click()
+    _wait_text(page, "#ab-status", "Vote saved", timeout=20_000)
+    assert re.search(r"X was the (newer|older) take", page.locator("#ab-status").inner_text())
+    rows = _results(page)
+    assert len(rows) == 1 and rows[0][:4] == ["newer take vs older take", "newer take", "older take", "1"], rows
+    assert rows[0][4:7] in (["1", "0", "0"], ["0", "1", "0"])  # the vote went to whichever take X was
+    page.screenshot(path=str(artifacts / "studio-ab.png"), full_page=True)
+
+    # 5. The same page, with its results, at phone width
+    page.set_viewport_size({"width": 390, "height": 844})
+    _no_horizontal_overflow(page)
+    page.get_by_role("tab", name="Score").click()
+    assert page.locator("#generate").is_visible()
+    _no_horizontal_overflow(page)
+    page.screenshot(path=str(artifacts / "studio-score-390px.png"), full_page=True)
+    assert not errors, errors
+    page.close()
+
+    # 6. A fresh page: the downloaded settings restore every control, and the example video
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+    with page.expect_file_chooser() as chooser:
+        page.locator("#load-settings").click()
+    chooser.value.set_files(str(saved))
+    _wait_text(page, "#status", "Settings loaded (seed 0) with the example flashes-and-bounces.mp4", timeout=20_000)
+    page.wait_for_selector("#video video", timeout=10_000)
+    expect(page.locator("#tempo-auto input")).not_to_be_checked()
+    expect(page.locator("#tempo input[type=number]")).to_have_value(f"{tempo:g}")
+    expect(page.locator("#balance input[type=number]")).to_have_value(balance)
+    page.get_by_text("Quality and time", exact=True).click()
+    expect(page.locator("#steps input[type=number]")).to_have_value("2")
+    expect(page.locator("#snio-iters input[type=number]")).to_have_value("1")
+    page.close()
+
+
+def test_a_fresh_page_fits_a_phone(server, browser) -> None:
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+    generate = page.locator("#generate")
+    assert generate.is_visible()
+    box = generate.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    _no_horizontal_overflow(page)
+    page.get_by_role("tab", name="A/B listening").click()
+    page.wait_for_selector("#ab-make", timeout=10_000)
+    _no_horizontal_overflow(page)
+    page.close()

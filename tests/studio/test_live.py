@@ -1,0 +1,206 @@
+"""The studio's work without a browser: controls <-> settings, and the live loop (tiny model)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from soundtrack.errors import InputError
+from soundtrack.pipeline import Settings
+from soundtrack.studio import controls, live
+
+ROOT = Path(__file__).resolve().parents[2]
+CLIP = ROOT / "assets" / "night-hits.mp4"  # 8.0 s
+FAST = {"steps": 2, "snio_iters": 1}
+
+
+def test_importing_the_studio_package_loads_neither_gradio_nor_torch() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, soundtrack.studio, soundtrack.studio.ab; "
+            "print(sorted(m for m in ('gradio', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("settings", [
+    Settings(),
+    Settings(tempo=117.5, instruments={"mallets": 0.35, "synth": 1.0}, balance=0.85, intensity=0.62, key="F#",
+             mode="minor", seed=123456, steps=25, guidance=4.5, snio_iters=0),
+])
+def test_controls_show_settings_exactly(settings: Settings) -> None:
+    values = controls.controls_from_settings(settings)
+    assert set(values) == set(controls.CONTROL_NAMES)
+    assert controls.settings_from_controls(values) == settings
+
+
+def test_controls_refuse_what_settings_refuse() -> None:
+    values = controls.default_controls()
+    with pytest.raises(InputError, match="tick at least one instrument family"):
+        controls.settings_from_controls({**values, "families": []})
+    with pytest.raises(InputError, match="weight above 0"):
+        controls.settings_from_controls({**values, "families": ["piano"], "weight_piano": 0.0})
+    with pytest.raises(InputError, match="seed must be between 0 and"):
+        controls.settings_from_controls({**values, "seed": -4.0})
+    s = controls.settings_from_controls({**values, "seed": 7.0, "steps": 12.0})  # number boxes give floats
+    assert (s.seed, s.steps) == (7, 12)
+
+
+def test_settings_json_round_trip_and_cli_format(tmp_path: Path) -> None:
+    from soundtrack.generate import build_parser, settings_from_args
+
+    s = Settings(tempo=96, instruments={"piano": 1.0, "strings": 0.4}, seed=42, key="Bb", mode="minor")
+    path = controls.write_settings_json(tmp_path / "settings.json", s, video="clip.mp4", take=3, warm_start=True)
+    assert controls.read_settings_json(path) == (s, "clip.mp4", True)
+    doc = json.loads(path.read_text())
+    assert doc["take"] == 3 and doc["warm_start"] is True and doc["settings"]["key"] == "A#"
+    # the CLI reads the same file
+    args = build_parser().parse_args(["clip.mp4", "--out", str(tmp_path / "out"), "--settings", str(path)])
+    assert settings_from_args(args) == s
+    # a bare Settings.to_dict() is accepted too; anything else is one clear line
+    (tmp_path / "bare.json").write_text(json.dumps(s.to_dict()))
+    assert controls.read_settings_json(tmp_path / "bare.json") == (s, None, False)
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(InputError, match="bad.json: not a settings JSON"):
+        controls.read_settings_json(tmp_path / "bad.json")
+    (tmp_path / "odd.json").write_text(json.dumps({"settings": {"tempo": 100, "swing": 0.3}}))
+    with pytest.raises(InputError, match="unknown setting swing"):
+        controls.read_settings_json(tmp_path / "odd.json")
+
+
+def test_a_newer_request_supersedes_queued_and_running_runs() -> None:
+    session = live.Session()
+    first = session.request()
+    second = session.request()
+    assert session.claim(first) is None  # superseded while queued: never starts
+    cancel = session.claim(second)
+    assert cancel is not None and not cancel.is_set() and session.started
+    session.request()  # a control moved: the running run is told to stop
+    assert cancel.is_set()
+    session.release(cancel)
+    assert not session.started  # no take yet, nothing in flight
+
+
+@pytest.fixture()
+def studio_env(tiny_checkpoints: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tiny_checkpoints))
+    monkeypatch.setenv(live.STUDIO_DIR_ENV, str(tmp_path / "takes"))
+    monkeypatch.setenv("SOUNDTRACK_AB_DB", str(tmp_path / "ab.sqlite"))
+    return tmp_path
+
+
+def _run(session: live.Session, settings: Settings, *, warm: bool) -> list[live.Frame]:
+    return list(live.run(session, session.request(), CLIP, settings, warm=warm))
+
+
+def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(studio_env) -> None:
+    import soundfile as sf
+
+    session = live.Session()
+    settings = Settings(seed=5, tempo=110, **FAST)
+    frames = _run(session, settings, warm=False)
+    kinds = [f.kind for f in frames]
+    assert kinds == ["preview", "preview", "preview", "take"]  # SNIO iterations 0 and 1, the sample, the take
+    for f in frames[:-1]:
+        assert f.spectrogram.is_file() and f.spectrogram.stat().st_size > 10_000
+        sr, wave = f.audio
+        assert sr == 16000 and wave.dtype == np.int16 and len(wave) == 8 * 16000
+    assert {r["iteration"] for r in frames[1].scores} == {0, 1}
+    assert {"total", "tempo", "sync"} <= {r["score"] for r in frames[1].scores}
+    take = frames[-1].take
+    assert set(take.files) == {"music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png",
+                               "report.json", "settings.json"}
+    assert take.number == 1 and take.warm_from is None and "Take 1" in frames[-1].status
+    # the downloaded settings, restored and generated again from the seed: the same audio
+    restored, video, warm = controls.read_settings_json(take.files["settings.json"])
+    assert (restored, video, warm) == (settings, CLIP.name, False)
+    again = _run(live.Session(), restored, warm=False)[-1].take
+    a, _ = sf.read(take.files["mix.wav"])
+    b, _ = sf.read(again.files["mix.wav"])
+    assert a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_moving_a_control_reoptimises_the_last_take_warm(studio_env) -> None:
+    import torch
+
+    session = live.Session()
+    first = _run(session, Settings(seed=2, **FAST), warm=True)[-1].take  # nothing to warm from yet
+    assert first.warm_from is None
+    moved = Settings(seed=2, balance=0.9, **FAST)
+    frames = _run(session, moved, warm=True)
+    second = frames[-1].take
+    assert second.warm_from == 1 and "warm start from take 1" in frames[0].status
+    assert json.loads(second.files["settings.json"].read_text())["warm_start"] is True
+    cold = _run(live.Session(), moved, warm=False)[-1].take
+    # warm: SNIO went on from the first take's noise, so the optimised noise differs from a cold start
+    assert not torch.equal(second.noises[0], cold.noises[0])
+    # the same settings again: nothing to do
+    assert [f.kind for f in _run(session, moved, warm=True)] == ["unchanged"]
+    # another seed starts from that seed's noise even when warm
+    assert _run(session, Settings(seed=9, **FAST), warm=True)[-1].take.warm_from is None
+
+
+def test_a_newer_request_stops_the_run_in_flight(studio_env) -> None:
+    session = live.Session()
+    frames = []
+    for frame in live.run(session, session.request(), CLIP, Settings(seed=1, **FAST), warm=False):
+        frames.append(frame)
+        if len(frames) == 1:
+            session.request()  # as if a slider moved during the first SNIO iteration
+    assert [f.kind for f in frames] == ["preview", "stopped"]
+    assert not session.takes and not session.started
+
+
+def test_a_session_keeps_its_last_takes_only(studio_env) -> None:
+    session = live.Session()
+    dirs = []
+    for seed in range(live.KEEP_TAKES + 1):
+        dirs.append(_run(session, Settings(seed=seed, steps=1, snio_iters=0), warm=False)[-1].take.dir)
+    assert [t.number for t in session.takes] == list(range(2, live.KEEP_TAKES + 2))
+    assert not dirs[0].exists() and all(d.is_dir() for d in dirs[1:])
+    session.close()
+    assert not session.dir.exists()
+
+
+def test_a_missing_model_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tmp_path / "nothing"))
+    monkeypatch.setenv(live.STUDIO_DIR_ENV, str(tmp_path / "takes"))
+    with pytest.raises(InputError, match="the model is not installed: no trained vae"):
+        _run(live.Session(), Settings(**FAST), warm=False)
+
+
+def test_ab_pairs_from_takes_and_from_the_sdma_ablation(studio_env) -> None:
+    from soundtrack.studio import listening
+
+    session = live.Session()
+    _run(session, Settings(seed=4, **FAST), warm=False)
+    with pytest.raises(InputError, match="make two takes of the same video first"):
+        listening.pair_from_takes(session)
+    _run(session, Settings(seed=4, balance=0.2, **FAST), warm=True)
+    takes = listening.pair_from_takes(session)
+    assert (takes.comparison, takes.a_label, takes.b_label) == (listening.TAKES, "newer take", "older take")
+    assert takes.a_settings["take"] == 2 and takes.b_settings["take"] == 1 and takes.a_settings["balance"] == 0.2
+    # the pair keeps its own copies: they outlive the session's takes
+    assert all(Path(m).parent == listening.media_dir() and Path(m).is_file() for m in (takes.a_media, takes.b_media))
+
+    assert listening.comparisons_available() == [listening.TAKES, listening.SDMA]  # the tiny folder has ldm-nosdma
+    sdma = listening.pair_from_models(CLIP, Settings(seed=4, **FAST), studio_env / "render")
+    assert (sdma.a_settings["model"], sdma.b_settings["model"]) == ("ldm", "ldm-nosdma")
+    assert Path(sdma.a_media).read_bytes() != Path(sdma.b_media).read_bytes()
+    assert not (studio_env / "render").exists()
+
+    # a listener judges both; the table and the CSV count the votes by condition
+    store = listening.get_store()
+    assert listening.next_pair("listener").id == takes.id
+    store.vote(takes.id, takes.choice_for("A"), voter="listener")
+    assert listening.next_pair("listener").id == sdma.id
+    store.vote(sdma.id, "none", comment="same to me", voter="listener")
+    assert listening.next_pair("listener") is None
+    rows = {r[0]: r for r in listening.result_rows()}
+    assert rows[listening.TAKES][3:] == [1, 1, 0, 0, "100%", "21-100%"]
+    assert rows[listening.SDMA][3:] == [1, 0, 0, 1, "n/a", "n/a"]
+    csv = listening.export_csv(studio_env / "csv").read_text()
+    assert csv.count("\n") == 3 and "same to me" in csv
