@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,3 +106,18 @@ def test_bad_input_exits_2_with_one_line(tiny_corpus, capsys, args, message):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and "\n" not in err
+
+
+def test_evaluate_controls_runs_and_reports_both_samplings(tmp_path):
+    from soundtrack.evaluate_controls import evaluate_controls, markdown
+    from tests.test_pipeline import export_tiny_checkpoints
+
+    ckpt = export_tiny_checkpoints(tmp_path)
+    video = Path(__file__).resolve().parents[1] / "assets" / "bigbuckbunny.mp4"
+    result = evaluate_controls(videos=[video], checkpoints=ckpt, n_tempos=2, snio_iters=1, progress=False)
+    for name in ("snio", "plain"):
+        s = result["summary"][name]
+        assert s["n"] == 2 and 0 <= s["tempo_within_4pct"] <= 1 and 0 <= s["sync_f1"] <= 1
+        assert s["inst_requested_detected"] is not None  # the tiny judge is bundled
+    assert [r["tempo"] for r in result["rows"]["snio"]] == [60.0, 75.0]
+    assert "| plain (no SNIO) | 2 |" in markdown(result)
