@@ -170,3 +170,20 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(ckpt, tmp_path, mak
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr, r.stderr
     assert not out.exists()
     assert not any(p.name.startswith(".out.partial") for p in tmp_path.iterdir())
+
+
+def test_two_requests_at_once_are_safe(pipe):
+    """Two threads share one pipeline: each gets exactly the take it would get alone."""
+    import threading
+
+    video = ROOT / "assets" / "bigbuckbunny.mp4"
+    settings = [Settings(tempo=80, seed=1, **FAST), Settings(tempo=140, seed=2, balance=0.8, **FAST)]
+    alone = [pipe(video, s).mix.mix for s in settings]
+    results: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, pipe(video, settings[k]).mix.mix))
+               for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert all(np.array_equal(results[k], alone[k]) for k in range(2))
