@@ -131,7 +131,10 @@ def _number(name: str, value: object, *, lo: float, hi: float) -> float:
     """`value` as a float in [lo, hi], else a one-line InputError."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InputError(f"{name} must be a number, got {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int too large for a float (JSON may carry one)
+        x = math.inf if value > 0 else -math.inf
     if not math.isfinite(x) or not lo <= x <= hi:
         raise InputError(f"{name} must be between {lo:g} and {hi:g}, got {x:g}")
     return x

@@ -419,7 +419,7 @@ def build_ui() -> gr.Blocks:
     from soundtrack.studio.api import generate
     from soundtrack.studio.live import Session
 
-    with gr.Blocks(title="soundtrack studio", delete_cache=(1800, 3600)) as demo:
+    with gr.Blocks(title="soundtrack studio", delete_cache=(600, 900)) as demo:
         session = gr.State(None, delete_callback=_close_session)  # a live.Session, made on page load
         gr.Markdown(HEADER)
         with gr.Tabs():

@@ -57,10 +57,15 @@ class VideoInfo:
 
     def analysis_size(self, width: int) -> tuple[int, int]:
         """(w, h) of upright analysis frames: w = `width`, h keeps the display aspect
-        ratio, rounded to an even number, at least 2."""
+        ratio, rounded to an even number, at least 2 and at most 2 * `width`.
+
+        The cap bounds memory: without it a 16 x 4096 strip (or a header claiming a 1:1000
+        pixel aspect) would give 96 x 24576 analysis frames, gigabytes for a few seconds.
+        Pictures taller than 1:2 (portrait phone video is 9:16) are squashed vertically.
+        """
         assert width >= 2, f"{width=}"
         height = 2 * round(width / self.display_aspect / 2)
-        return width, max(2, height)
+        return width, min(max(2, height), 2 * width)
 
     def n_analysis_frames(self, fps: float) -> int:
         """Frames sampled at t_k = k / fps for k = 0 .. ceil(duration * fps) - 1 (at least 1)."""
@@ -260,7 +265,8 @@ def _open(path: Path) -> av.container.InputContainer:
     """Open a media file for reading, mapping every failure to a one-line InputError."""
     readable_file(path, kind="video")
     try:
-        container = av.open(str(path), mode="r")
+        # absolute: FFmpeg reads a relative name like "pipe:1.mp4" as a protocol, not a file
+        container = av.open(str(path.absolute()), mode="r")
     except (av.FFmpegError, OSError, UnicodeDecodeError):
         if _is_truncated_mp4(path):
             raise InputError(

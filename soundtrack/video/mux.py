@@ -37,7 +37,8 @@ def mux(
     a shorter `duration_s` also cuts the picture. Returns the output path.
     """
     # 1. Check inputs.
-    video, wav, out = Path(video_path), Path(wav_path), Path(out_path)
+    # Absolute paths: FFmpeg reads a relative name like 'pipe:1.mp4' or 'data:...' as a protocol
+    video, wav, out = (Path(p).absolute() for p in (video_path, wav_path, out_path))
     info = probe(video)
     _check_audio(wav)
     for source in (video, wav):
