@@ -47,7 +47,7 @@ def test_two_process_ddp_stays_in_sync(tiny_corpus: Path, tmp_path: Path) -> Non
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
+    env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")  # loopback only: no hostname lookup
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
            f"--master_port={port}", "-m", "soundtrack.train", "vae", "--config", "tiny",
            "--corpus", str(tiny_corpus), "--run-dir", str(tmp_path / "ddp"), "--max-steps", "3",
@@ -56,7 +56,7 @@ def test_two_process_ddp_stays_in_sync(tiny_corpus: Path, tmp_path: Path) -> Non
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
     try:
-        stdout, stderr = proc.communicate(timeout=900)
+        stdout, stderr = proc.communicate(timeout=300)  # below pytest-timeout: a hang fails with its output
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
