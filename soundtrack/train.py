@@ -106,8 +106,10 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
     if rank == 0:
         export(model, cfg, run_dir)
     if world > 1:
+        # Every rank waits for rank 0's export, then simply exits: gloo's
+        # destroy_process_group() can block forever once a peer has exited first (seen in CI:
+        # both ranks past this barrier, one stuck in a futex), and process exit frees the group.
         torch.distributed.barrier()
-        torch.distributed.destroy_process_group()
     return record
 
 

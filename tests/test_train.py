@@ -58,7 +58,11 @@ def test_two_process_ddp_stays_in_sync(tiny_corpus: Path, tmp_path: Path) -> Non
     try:
         stdout, stderr = proc.communicate(timeout=300)  # below pytest-timeout: a hang fails with its output
     finally:
-        if proc.poll() is None:
+        if proc.poll() is None:  # the ranks may sit in sessions of their own: kill the whole tree
+            import psutil
+
+            for child in psutil.Process(proc.pid).children(recursive=True):
+                child.kill()
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 0, stdout[-2000:] + stderr[-3000:]
