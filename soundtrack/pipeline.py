@@ -1,16 +1,26 @@
-"""Generation: a video window and the musician's controls -> a music stem and an effects stem.
+"""Generation: a video and the musician's controls -> a music stem, an effects stem, a mix.
 
-    models = load_models(vae_run=..., vocoder_run=..., cvsm_run=..., ldm_run=...)  # once; callers cache it
+The whole video, as the studio and `python -m soundtrack generate` run it:
+
+    pipe = SoundtrackPipeline.bundled()                 # checkpoints/, once per process
+    take = pipe("clip.mp4", Settings(tempo=100, instruments={"piano": 1.0, "drums": 0.5}, balance=0.6))
+    take.mix.mix                                        # (2, T) float32, 48 kHz, the video's exact length
+    for update in pipe.stream("clip.mp4", Settings(seed=3)):   # the same, one update per SNIO
+        ...                                                      # iteration and per window
+
+:meth:`SoundtrackPipeline.stream` reads top to bottom as numbered steps: analyse the video
+once, CVSM tokens and conditions per 10.24 s window, the outpainted overlap, SNIO on the
+starting noise (docs/method/snio.md), the guided sampler (docs/method/sdma.md eqs. 1, 14),
+the VAE decoder and the vocoder, then the windows joined and mixed. One 10.24 s window
+without SNIO, from model inputs rather than a file (evaluation, tests):
+
+    models = load_models(vae_run=..., vocoder_run=..., cvsm_run=..., ldm_run=...)
     video, thumbs = video_inputs("clip.mp4", start_s=0.0)  # (256, 14), (256, 3, 32, 32) uint8
     clip = generate_clip(models, video=video, thumbs=thumbs, seed=0,
                          controls=Controls(instruments={"piano": 1.0, "drums": 0.5}, tempo_bpm=100))
     clip.music, clip.sfx  # (163840,) float32 each: 10.24 s at 16 kHz
 
-:func:`generate_clip` reads top to bottom as numbered steps: the CVSM video tokens
-(docs/method/cvsm.md eq. 1a), the conditions encoded once (docs/method/sdma.md eq. 2), the
-guided sampler over the two-stem latent (eqs. 1, 14), the VAE decoder per stem and the
-vocoder. Per-request settings (controls, seed, steps, guidance) are arguments; nothing is
-global.
+Per-request settings are arguments; nothing is global.
 """
 from __future__ import annotations
 
