@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from soundtrack.studio import build_ui, launch_options
+from soundtrack.studio import build_ui, launch_options, limit_malloc_arenas
 
 
 def main() -> None:
@@ -17,6 +17,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     args = parser.parse_args()
+    limit_malloc_arenas()
     demo = build_ui()
     demo.queue(default_concurrency_limit=1, max_size=16)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="200mb",

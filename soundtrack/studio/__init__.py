@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from soundtrack.studio.ui import build_ui, launch_options
+    from soundtrack.studio.ui import build_ui, launch_options, limit_malloc_arenas
 
-__all__ = ["build_ui", "launch_options"]
+__all__ = ["build_ui", "launch_options", "limit_malloc_arenas"]
 
 
 def __getattr__(name: str):
