@@ -128,6 +128,26 @@ def export(model: torch.nn.Module, cfg, run_dir: Path) -> None:
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
 
 
+def load_run(model_cls: type, cfg_cls: type, run_dir: Path | str, *, stage: str, name: str | None = None,
+             device: torch.device | str = "cpu") -> torch.nn.Module:
+    """The inverse of :func:`export`: `RUN/config.json` + `RUN/model.safetensors` -> the model in
+    eval mode on `device` (safetensors only: nothing is unpickled). A missing file is a
+    one-line InputError, "no NAME in RUN" (NAME defaults to "trained STAGE"), naming the
+    command that trains the stage."""
+    from safetensors.torch import load_file
+
+    from soundtrack.config import config_from_dict
+
+    run_dir = Path(run_dir)
+    cfg_path, weights = run_dir / "config.json", run_dir / "model.safetensors"
+    if not cfg_path.is_file() or not weights.is_file():
+        raise InputError(f"no {name or f'trained {stage}'} in {run_dir}: expected config.json and model.safetensors "
+                         f"(python -m soundtrack.train {stage})")
+    model = model_cls(config_from_dict(cfg_cls, json.loads(cfg_path.read_text())))
+    model.load_state_dict(load_file(os.fspath(weights)))
+    return model.to(device).eval()
+
+
 def _assert_in_sync(model: torch.nn.Module) -> None:
     """Every rank holds the same parameters (max abs difference 0), else raise."""
     flat = torch.cat([p.detach().flatten() for p in model.parameters()])

@@ -14,9 +14,7 @@ effects tokens of the same clip, anchored on effect onsets (eq. 6).
 """
 from __future__ import annotations
 
-import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -26,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from soundtrack.config import TrainConfig, config_from_dict, named_config
+from soundtrack.config import TrainConfig, named_config
 from soundtrack.data.cache import LATENT_FRAMES, MEL_FRAMES, CorpusArrays
 from soundtrack.errors import InputError
 from soundtrack.video.matrix import N_FEATURES, THUMB
@@ -314,16 +312,9 @@ def retrieval(model: CVSM, arrays: CorpusArrays, *, n_candidates: int = 100,
 
 def load_cvsm(run_dir: Path) -> CVSM:
     """A trained CVSM from `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    from safetensors.torch import load_file
+    from soundtrack.train import load_run
 
-    run_dir = Path(run_dir)
-    cfg_path, weights = run_dir / "config.json", run_dir / "model.safetensors"
-    if not cfg_path.is_file() or not weights.is_file():
-        raise InputError(f"no CVSM in {run_dir}: expected config.json and model.safetensors "
-                         f"(python -m soundtrack.train cvsm)")
-    model = CVSM(config_from_dict(CVSMConfig, json.loads(cfg_path.read_text())))
-    model.load_state_dict(load_file(os.fspath(weights)))
-    return model.eval()
+    return load_run(CVSM, CVSMConfig, run_dir, stage="cvsm", name="CVSM")
 
 
 class CVSMBatches:

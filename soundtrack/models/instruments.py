@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from soundtrack.config import TrainConfig, config_from_dict, named_config
+from soundtrack.config import TrainConfig, named_config
 from soundtrack.data.cache import CorpusArrays
 from soundtrack.data.families import FAMILY_NAMES
 from soundtrack.errors import InputError
@@ -355,27 +354,18 @@ class JudgeStage(_InstrumentStage):
     table, model_cls, what = JUDGE_CONFIGS, InstrumentJudge, "instruments-judge"
 
 
-def _load(model_cls: type[nn.Module], cfg_cls: type, run_dir: Path, *, stage: str) -> nn.Module:
-    from safetensors.torch import load_file
-
-    run_dir = Path(run_dir)
-    cfg_path, weights = run_dir / "config.json", run_dir / "model.safetensors"
-    if not cfg_path.is_file() or not weights.is_file():
-        raise InputError(f"no {stage} model in {run_dir}: expected config.json and model.safetensors "
-                         f"(python -m soundtrack.train {stage})")
-    model = model_cls(config_from_dict(cfg_cls, json.loads(cfg_path.read_text())))
-    model.load_state_dict(load_file(os.fspath(weights)))
-    return model.eval()
-
-
 def load_instrument_classifier(run_dir: Path) -> InstrumentClassifier:
     """A trained classifier from `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    return _load(InstrumentClassifier, ClassifierConfig, run_dir, stage="instruments")
+    from soundtrack.train import load_run
+
+    return load_run(InstrumentClassifier, ClassifierConfig, run_dir, stage="instruments")
 
 
 def load_instrument_judge(run_dir: Path) -> InstrumentJudge:
     """A trained judge from `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    return _load(InstrumentJudge, JudgeConfig, run_dir, stage="instruments-judge")
+    from soundtrack.train import load_run
+
+    return load_run(InstrumentJudge, JudgeConfig, run_dir, stage="instruments-judge")
 
 
 def evaluate_split(models: dict[str, nn.Module], arrays: CorpusArrays, *, threshold: float = 0.5,

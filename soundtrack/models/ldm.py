@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from soundtrack.config import AUDIO, TrainConfig, config_from_dict, named_config
+from soundtrack.config import AUDIO, TrainConfig, named_config
 from soundtrack.errors import InputError
 from soundtrack.models.sdma import EFFECT, MUSIC, SDMAController, SDMAParams, set_plain, set_sdma
 
@@ -462,13 +462,9 @@ class LDMStage:
 # -------------------------------------------------------------------------------------------- load
 def load_ldm(run_dir: Path, *, device: torch.device | str = "cpu") -> SoundtrackLDM:
     """The trained LDM of a run: `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    from safetensors.torch import load_file
+    from soundtrack.train import load_run
 
-    run_dir = Path(run_dir)
-    cfg = config_from_dict(LDMConfig, json.loads((run_dir / "config.json").read_text()))
-    model = SoundtrackLDM(cfg)
-    model.load_state_dict(load_file(os.fspath(run_dir / "model.safetensors")))
-    return model.to(device).eval()
+    return load_run(SoundtrackLDM, LDMConfig, run_dir, stage="ldm", device=device)
 
 
 # ------------------------------------------------------------------------------------------ timing

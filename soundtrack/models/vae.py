@@ -15,8 +15,6 @@ returns its mode unless `sample=True`. Latents are returned unscaled.
 """
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import torch
 from diffusers import AutoencoderKL
 from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
-from soundtrack.config import AUDIO, TrainConfig, config_from_dict, named_config
+from soundtrack.config import AUDIO, TrainConfig, named_config
 from soundtrack.errors import InputError
 
 TIME_COMPRESSION = 4  # two stride-2 downsamplings
@@ -189,10 +187,7 @@ class VAEStage:
 
 def load_vae(run_dir: Path, *, device: torch.device | str = "cpu") -> MelVAE:
     """The trained VAE of a run: `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    from safetensors.torch import load_file
+    from soundtrack.train import load_run
 
-    cfg = config_from_dict(VAEConfig, json.loads((run_dir / "config.json").read_text()))
-    model = MelVAE(cfg)
-    model.load_state_dict(load_file(os.fspath(run_dir / "model.safetensors")))
-    return model.to(device).eval()
+    return load_run(MelVAE, VAEConfig, run_dir, stage="vae", device=device)
 

@@ -17,7 +17,6 @@ line up with `mel`. Trained without a discriminator (docs/method/codec.md, "why 
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ from torch import nn
 
 from soundtrack.audio.mel import MelSpectrogram
 from soundtrack.audio.metrics import MR_STFT_RESOLUTIONS, mr_stft_terms
-from soundtrack.config import AUDIO, TrainConfig, config_from_dict, named_config
+from soundtrack.config import AUDIO, TrainConfig, named_config
 from soundtrack.errors import InputError
 
 STEMS = ("music", "sfx", "mix")
@@ -210,9 +209,6 @@ class VocoderStage:
 
 def load_vocoder(run_dir: Path, *, device: torch.device | str = "cpu") -> Vocoder:
     """The trained vocoder of a run: `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    from safetensors.torch import load_file
+    from soundtrack.train import load_run
 
-    cfg = config_from_dict(VocoderConfig, json.loads((run_dir / "config.json").read_text()))
-    model = Vocoder(cfg)
-    model.load_state_dict(load_file(os.fspath(run_dir / "model.safetensors")))
-    return model.to(device).eval()
+    return load_run(Vocoder, VocoderConfig, run_dir, stage="vocoder", device=device)
