@@ -306,6 +306,7 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     from soundtrack.models.vocoder import load_vocoder
     from soundtrack.models.instruments import load_instrument_classifier, load_instrument_judge
     from soundtrack.pipeline import Models, Settings, SoundtrackPipeline, vocode
+    from soundtrack.sampling.scores import mean_scores
 
     defaults = Settings()
     steps = defaults.steps if steps is None else steps
@@ -427,9 +428,9 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
         rows[row] = {**_row_metrics(stacked, real=real, labels=labels, video_embed=video_embed, cvsm=cvsm,
                                     mel_fn=mel_fn, clf=clf, judge=judge),
                      "s_per_item": seconds[row] / n}
-    snio_scores = {row: {"output": _mean_dicts([sc["output"] for sc in v]),
-                         "surrogate_before": _mean_dicts([sc["before_snio"] for sc in v]),
-                         "surrogate_after": _mean_dicts([sc["after_snio"] for sc in v])}
+    snio_scores = {row: {"output": mean_scores([sc["output"] for sc in v]),
+                         "surrogate_before": mean_scores([sc["before_snio"] for sc in v]),
+                         "surrogate_after": mean_scores([sc["after_snio"] for sc in v])}
                    for row, v in scores.items() if v}
     metrics_s = time.perf_counter() - t0
     cvsm_retrieval = retrieval(cvsm, arrays, n_candidates=RETRIEVAL_CANDIDATES)
@@ -455,11 +456,6 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
         "timings": {"total_s": time.perf_counter() - t_start, "leakage_probe_s": probe_s,
                     "metrics_s": metrics_s, "generate_s": seconds},
     }
-
-
-def _mean_dicts(rows: list[dict[str, float]]) -> dict[str, float]:
-    keys = sorted({k for r in rows for k in r})
-    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
 
 
 # ------------------------------------------------------------------------------------------ report
@@ -519,12 +515,14 @@ def results_section(result: dict, *, command: str) -> str:
     ])
 
 
-def write_results_section(path: Path, section: str) -> None:
-    """Put `section` between the evaluate markers of `path`, replacing an earlier one and
-    keeping everything else; append it (creating the file) when there is none."""
-    block = f"{SECTION_BEGIN}\n{section.strip()}\n{SECTION_END}"
+def write_results_section(path: Path, section: str, *, begin: str = SECTION_BEGIN,
+                          end: str = SECTION_END) -> None:
+    """Put `section` between the markers `begin` and `end` of `path` (default: the evaluate
+    ones), replacing an earlier one and keeping everything else; append it (creating the
+    file) when there is none. Atomic: a temporary file renamed over `path`."""
+    block = f"{begin}\n{section.strip()}\n{end}"
     text = path.read_text() if path.is_file() else ""
-    pattern = re.compile(re.escape(SECTION_BEGIN) + r".*?" + re.escape(SECTION_END), re.DOTALL)
+    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.DOTALL)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text, count=1)
     else:

@@ -23,7 +23,6 @@ import argparse
 import itertools
 import json
 import math
-import re
 import shlex
 import sys
 import time
@@ -69,14 +68,15 @@ def _measure(take, judge, *, instruments: tuple[str, ...], balance: float, event
 
 
 def _summary(rows: list[dict]) -> dict:
+    from soundtrack.sampling.scores import mean_scores
+
     def rate(num: str, den: str) -> float | None:
         d = sum(r.get(den, 0) for r in rows)
         return sum(r.get(num, 0) for r in rows) / d if d else None
 
     hits, ref, est = (sum(r[k] for r in rows) for k in ("sync_hits", "sync_ref", "sync_est"))
     p, r = hits / max(est, 1), hits / max(ref, 1)
-    scores = {k: float(np.mean([row["scores"][k] for row in rows if k in row["scores"]]))
-              for k in sorted({k for row in rows for k in row["scores"]})}
+    scores = mean_scores([row["scores"] for row in rows])
     return {
         "n": len(rows),
         "tempo_within_4pct": float(np.mean([r["tempo_ok"] for r in rows])),
@@ -94,9 +94,9 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
     from tqdm import tqdm
 
     from soundtrack.models.instruments import load_instrument_judge
-    from soundtrack.pipeline import CHECKPOINTS, Settings, SoundtrackPipeline
+    from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root
 
-    root = Path(checkpoints or CHECKPOINTS)
+    root = checkpoint_root(checkpoints)
     pipe = SoundtrackPipeline.bundled(root)
     judge = load_instrument_judge(root / "instruments-judge") if (root / "instruments-judge").is_dir() else None
     iters = Settings().snio_iters if snio_iters is None else snio_iters
@@ -163,13 +163,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, default=float))
     if args.results_md:
+        from soundtrack.evaluate import write_results_section
+
         command = shlex.join(["python", "-m", "soundtrack.evaluate_controls", *argv])
-        block = (f"{BEGIN}\n## Controls\n\n`{command}` ({', '.join(result['videos'])}; "
-                 f"{result['summary']['snio']['n']} requests x 2, {result['seconds']:.0f} s)\n\n{table}\n{END}")
-        text = args.results_md.read_text() if args.results_md.is_file() else ""
-        pattern = re.compile(re.escape(BEGIN) + ".*?" + re.escape(END), re.DOTALL)
-        text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
-        args.results_md.write_text(text)
+        write_results_section(args.results_md, f"## Controls\n\n`{command}` ({', '.join(result['videos'])}; "
+                              f"{result['summary']['snio']['n']} requests x 2, {result['seconds']:.0f} s)"
+                              f"\n\n{table}", begin=BEGIN, end=END)
     return 0
 
 

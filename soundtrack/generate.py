@@ -23,14 +23,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from soundtrack.pipeline import Settings
+    from soundtrack.pipeline import Settings, instruments_text
 
     d = Settings()
     p = _Parser(prog="python -m soundtrack generate", description=__doc__.split("\n\n")[0])
     p.add_argument("video", type=Path, help="the video file (mp4, mov, mkv, webm, avi)")
     p.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     p.add_argument("--tempo", default=str(d.tempo), help="BPM 60-180, or 'auto' from the picture (default auto)")
-    p.add_argument("--instruments", default=",".join(f"{f}:{w:g}" for f, w in d.instruments.items()),
+    p.add_argument("--instruments", default=instruments_text(d.instruments),
                    help="families, optionally weighted: piano,strings:0.5,drums (default %(default)s)")
     p.add_argument("--balance", type=float, default=d.balance,
                    help="0 music only, 0.5 equal loudness, 1 effects only (default %(default)s)")
@@ -54,12 +54,9 @@ def settings_from_args(args: argparse.Namespace):
 
     if args.settings is not None:
         from soundtrack.errors import readable_file
+        from soundtrack.studio.controls import read_settings_json
 
-        try:
-            data = json.loads(readable_file(args.settings, kind="settings JSON").read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise InputError(f"{args.settings.name}: not a settings JSON ({e.__class__.__name__})") from None
-        return Settings.from_dict(data.get("settings", data) if isinstance(data, dict) else data)
+        return read_settings_json(readable_file(args.settings, kind="settings JSON")).settings
     return Settings(tempo=args.tempo, instruments=parse_instruments(args.instruments), balance=args.balance,
                     intensity=args.intensity, key=args.key, mode=args.mode, seed=args.seed, steps=args.steps,
                     guidance=args.guidance, snio_iters=args.snio_iters)

@@ -123,14 +123,19 @@ BUNDLED_RUNS = {"vae_run": "vae", "vocoder_run": "vocoder", "cvsm_run": "cvsm", 
                 "instruments_run": "instruments"}
 
 
+def checkpoint_root(root: Path | str | None = None) -> Path:
+    """The model folder: `root` if given, else $SOUNDTRACK_CHECKPOINTS, else the bundled checkpoints/."""
+    import os
+
+    return Path(root or os.environ.get("SOUNDTRACK_CHECKPOINTS") or CHECKPOINTS)
+
+
 def load_bundled(root: Path | str | None = None, *, ldm: str = "ldm", device: str = "cpu") -> Models:
-    """The model shipped in `checkpoints/` (or `root`, or $SOUNDTRACK_CHECKPOINTS), offline.
+    """The model in :func:`checkpoint_root` (the shipped `checkpoints/` by default), offline.
 
     ldm: the diffusion folder to use, "ldm" (SDMA) or "ldm-nosdma" (the ablation).
     """
-    import os
-
-    root = Path(root or os.environ.get("SOUNDTRACK_CHECKPOINTS") or CHECKPOINTS)
+    root = checkpoint_root(root)
     runs = {arg: root / name for arg, name in BUNDLED_RUNS.items()}
     runs["ldm_run"] = root / ldm
     return load_models(**runs, device=device)
@@ -458,6 +463,11 @@ def parse_instruments(text: str) -> dict[str, float]:
     return out
 
 
+def instruments_text(instruments: Mapping[str, float]) -> str:
+    """{"piano": 1.0, "strings": 0.5} -> "piano,strings:0.5": the inverse of :func:`parse_instruments`."""
+    return ",".join(f if w == 1 else f"{f}:{w:g}" for f, w in instruments.items())
+
+
 @dataclass
 class Update:
     """One step of a streamed generation (see :meth:`SoundtrackPipeline.stream`)."""
@@ -541,7 +551,7 @@ class SoundtrackPipeline:
         from soundtrack.models.cvsm import video_tokens
         from soundtrack.models.ldm import LATENT_CHANNELS, N_BINS
         from soundtrack.sampling.snio import Cancelled, SNIOConfig, decode_stems, snio
-        from soundtrack.sampling.scores import ScoreTargets
+        from soundtrack.sampling.scores import ScoreTargets, mean_scores
         from soundtrack.sampling.sample import sample
         from soundtrack.video.plan import OVERLAP_FRAMES, WINDOW_FRAMES
 
@@ -659,20 +669,15 @@ class SoundtrackPipeline:
             "tempo_auto": settings.tempo == "auto", "models": m.runs(),
             "video": {"file": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
             "windows": windows_report, "timings_s": timings,
-            "scores": {"before_snio": _mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),
-                       "after_snio": _mean_scores([w["snio_surrogate"]["after"] for w in windows_report]),
-                       "output": _mean_scores([w["output"] for w in windows_report])},
+            "scores": {"before_snio": mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),
+                       "after_snio": mean_scores([w["snio_surrogate"]["after"] for w in windows_report]),
+                       "output": mean_scores([w["output"] for w in windows_report])},
             "loudness": {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
                          "sfx_lufs": mix.sfx_lufs},
         }
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
                     duration_s=plan.duration_s, events=list(plan.events), noises=noises, report=report)
         yield Update("done", n_win - 1, n_win, 1.0, scores=report["scores"]["output"], take=take)
-
-
-def _mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
-    keys = sorted({k for r in rows for k in r})
-    return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
 
 
 def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
@@ -700,7 +705,7 @@ def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
     return np.ascontiguousarray(out[:n_out])
 
 
-__all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "MODES", "Clip", "Controls", "Models", "Settings", "SoundtrackPipeline", "Take",
-           "Update", "generate_clip", "join_windows", "load_bundled", "load_models", "parse_instruments",
-           "video_inputs",
-           "vocode"]
+__all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "MODES", "Clip",
+           "Controls", "Models", "Settings", "SoundtrackPipeline", "Take", "Update", "checkpoint_root",
+           "generate_clip", "instruments_text", "join_windows", "load_bundled", "load_models", "parse_instruments",
+           "video_inputs", "vocode"]

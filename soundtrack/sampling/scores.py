@@ -191,11 +191,17 @@ class Scorer:
         return out
 
 
+def mean_scores(rows: list[Mapping[str, float]]) -> dict[str, float]:
+    """Score dicts (windows, items, requests) -> the mean of each score over the rows that have it."""
+    keys = sorted({k for r in rows for k in r})
+    return {k: sum(r[k] for r in rows if k in r) / sum(k in r for r in rows) for k in keys}
+
+
 def _objective(name: str, value: Tensor) -> Tensor:
     """The tempo term enters J as a log-probability (eq. 8); the others as they are reported."""
     return value.clamp_min(1e-6).log() if name == "tempo" else value
 
 
 __all__ = ["DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer", "balance_score", "cvsm_score",
-           "event_train", "instrument_score", "onset_envelope", "stem_loudness_db", "sync_score",
+           "event_train", "instrument_score", "mean_scores", "onset_envelope", "stem_loudness_db", "sync_score",
            "tempo_log_posterior"]

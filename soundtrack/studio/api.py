@@ -23,8 +23,8 @@ import gradio as gr
 from gradio import FileData
 
 from soundtrack.errors import InputError
-from soundtrack.pipeline import DEFAULT_INSTRUMENTS, Settings
-from soundtrack.studio.controls import instruments_text, settings_from_api
+from soundtrack.pipeline import DEFAULT_INSTRUMENTS, Settings, instruments_text
+from soundtrack.studio.controls import settings_from_api
 
 _D = Settings()
 

@@ -102,11 +102,6 @@ def settings_from_api(*, tempo: Any, instruments: Any, balance: Any, intensity: 
                     seed=seed, steps=steps, snio_iters=snio_iters, guidance=guidance)
 
 
-def instruments_text(instruments: Mapping[str, float]) -> str:
-    """{"piano": 1.0, "strings": 0.5} -> "piano,strings:0.5" (the --instruments syntax)."""
-    return ",".join(f if w == 1 else f"{f}:{w:g}" for f, w in instruments.items())
-
-
 def write_settings_json(path: Path, settings: Settings, *, video: str, take: int | None = None,
                         warm_start: bool = False) -> Path:
     """The settings file a take offers for download (readable by `generate --settings`)."""
@@ -147,5 +142,5 @@ KEY_CHOICES = list(PITCH_NAMES)
 MODE_CHOICES = list(MODES)
 
 __all__ = ["CONTROL_NAMES", "KEY_CHOICES", "MODE_CHOICES", "TEMPO_SLIDER", "controls_from_settings",
-           "default_controls", "instruments_text", "SavedSettings", "read_settings_json", "settings_from_api",
+           "default_controls", "SavedSettings", "read_settings_json", "settings_from_api",
            "settings_from_controls", "weight_name", "write_settings_json"]

@@ -37,7 +37,7 @@ import numpy as np
 
 from soundtrack.config import AUDIO
 from soundtrack.errors import InputError
-from soundtrack.pipeline import Settings, SoundtrackPipeline
+from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root
 
 STUDIO_DIR_ENV = "SOUNDTRACK_STUDIO_DIR"  # where takes are written (default: the system temp dir)
 KEEP_TAKES = 3  # per session; older take folders are deleted
@@ -45,13 +45,6 @@ VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma"}  # pipeline variant -> diffus
 
 
 # ------------------------------------------------------------------------------------ pipelines
-def checkpoint_root() -> Path:
-    """The model folder: $SOUNDTRACK_CHECKPOINTS, else the bundled checkpoints/."""
-    from soundtrack.pipeline import CHECKPOINTS
-
-    return Path(os.environ.get("SOUNDTRACK_CHECKPOINTS") or CHECKPOINTS)
-
-
 def has_variant(variant: str) -> bool:
     """Whether the model folder holds this variant's diffusion model (cheap: no loading)."""
     return (checkpoint_root() / VARIANTS[variant] / "model.safetensors").is_file()
@@ -308,5 +301,5 @@ def take_summary(take: TakeRecord) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Frame", "Session", "TakeRecord", "checkpoint_root", "get_pipeline", "has_variant", "render_preview",
+__all__ = ["Frame", "Session", "TakeRecord", "get_pipeline", "has_variant", "render_preview",
            "run", "studio_dir", "take_summary"]
