@@ -21,20 +21,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # `python scripts/load_test.py` from a checkout: the package is beside it
 
 
 @dataclass
@@ -47,38 +45,19 @@ class Result:
 
 
 # ----------------------------------------------------------------------------------- the server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def launch(work: Path, checkpoints: Path | None, threads: int | None) -> tuple[subprocess.Popen, str]:
     """app.py on a free loopback port, everything it writes under `work`."""
-    port = _free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", SOUNDTRACK_AB_DB=str(work / "ab.sqlite"),
-               SOUNDTRACK_STUDIO_DIR=str(work / "takes"), GRADIO_TEMP_DIR=str(work / "gradio"))
-    env.pop("GRADIO_SERVER_NAME", None)
+    from soundtrack.studio.local import start_app
+
+    env = {}
     if checkpoints is not None:
         env["SOUNDTRACK_CHECKPOINTS"] = str(checkpoints)
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
-    log = (work / "app.log").open("w")
-    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            if proc.poll() is not None:
-                raise SystemExit(f"app.py exited: {(work / 'app.log').read_text()[-2000:]}") from None
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit("app.py did not start within 120 s")
+    try:
+        return start_app(work, env=env, timeout_s=120)
+    except RuntimeError as e:
+        raise SystemExit(str(e)) from None
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -272,7 +251,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             checkpoints = args.checkpoints
             if args.tiny:
-                sys.path.insert(0, str(ROOT))
                 from tests.test_pipeline import export_tiny_checkpoints
 
                 checkpoints = export_tiny_checkpoints(work / "tiny")

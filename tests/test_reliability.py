@@ -31,6 +31,7 @@ from soundtrack.pipeline import Settings
 from soundtrack.render import OUTPUT_FILES
 from tests.test_pipeline import export_tiny_checkpoints
 from tests.video.conftest import write_video
+from tests.video.test_decode import _box
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"
@@ -41,17 +42,6 @@ FAST = ["--steps", "2", "--snio-iters", "0"]
 def _counter(n: int, *, size: tuple[int, int] = (48, 64)) -> np.ndarray:
     """(n, H, W, 3) flat grey frames, level 10 + 20 i (mod 250)."""
     return np.stack([np.full((*size, 3), (10 + 20 * i) % 250, np.uint8) for i in range(n)])
-
-
-def _box(data: bytes | bytearray, name: bytes) -> tuple[int, int]:
-    """(offset, size) of a top-level MP4 box."""
-    pos = 0
-    while pos + 8 <= len(data):
-        size = int.from_bytes(data[pos:pos + 4], "big")
-        if data[pos + 4:pos + 8] == name:
-            return pos, size
-        pos += size
-    raise AssertionError(f"no {name!r} box")
 
 
 def make_input(kind: str, folder: Path, name: str | None = None) -> Path:

@@ -6,37 +6,21 @@ tests; everything it writes (votes, takes, Gradio's cache) goes under one tempor
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-BUNDLED_NAMES = {"vae": "vae", "vocoder": "vocoder", "cvsm": "cvsm", "ldm": "ldm", "ldm_nosdma": "ldm-nosdma"}
 
 
 @pytest.fixture(scope="session")
 def tiny_checkpoints(tmp_path_factory) -> Path:
-    """Random tiny models laid out as checkpoints/ (vae, vocoder, cvsm, ldm, ldm-nosdma)."""
-    from tests.test_pipeline import export_tiny_runs
+    """Random tiny models laid out as checkpoints/ (tests/test_pipeline.py::export_tiny_checkpoints)."""
+    from tests.test_pipeline import export_tiny_checkpoints
 
-    runs = export_tiny_runs(tmp_path_factory.mktemp("tiny-runs"))
-    root = tmp_path_factory.mktemp("checkpoints")
-    for key, name in BUNDLED_NAMES.items():
-        shutil.move(str(runs[key]), root / name)
-    return root
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return export_tiny_checkpoints(tmp_path_factory.mktemp("tiny"))
 
 
 @dataclass
@@ -53,30 +37,12 @@ class Server:
 @pytest.fixture(scope="session")
 def server(tiny_checkpoints: Path, tmp_path_factory) -> Server:
     """app.py on a free loopback port, with the tiny model and its own vote database."""
+    from soundtrack.studio.local import start_app
+
     work = tmp_path_factory.mktemp("studio")
-    port = _free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", SOUNDTRACK_CHECKPOINTS=str(tiny_checkpoints),
-               SOUNDTRACK_AB_DB=str(work / "ab.sqlite"), SOUNDTRACK_STUDIO_DIR=str(work / "takes"),
-               GRADIO_TEMP_DIR=str(work / "gradio"), OMP_NUM_THREADS="1")
-    env.pop("GRADIO_SERVER_NAME", None)
+    proc, url = start_app(work, env={"SOUNDTRACK_CHECKPOINTS": str(tiny_checkpoints), "OMP_NUM_THREADS": "1"},
+                          timeout_s=90)
     log = work / "app.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=ROOT, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"app.py exited: {log.read_text()}")
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError(f"app.py did not start within 90 s: {log.read_text()}")
     yield Server(url=url, proc=proc, log=log, ab_db=work / "ab.sqlite")
     proc.terminate()
     try:
