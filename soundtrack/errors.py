@@ -11,9 +11,11 @@ class InputError(ValueError):
 
 
 def readable_file(path, *, kind: str):
-    """`path` as a Path if it names a non-empty regular file, else a one-line InputError.
+    """`path` as an absolute Path if it names a non-empty regular file, else a one-line InputError.
 
-    `kind` names what was expected ("audio", "video") in the message.
+    `kind` names what was expected ("audio", "video") in the message. Absolute, because
+    FFmpeg (PyAV) reads a relative name like "pipe:1.mp4" or "data:,x.mp4" as a protocol
+    rather than a file: every reader opens the path this returns.
     """
     from pathlib import Path
 
@@ -24,4 +26,4 @@ def readable_file(path, *, kind: str):
         raise InputError(f"not a {kind} file: {path}")
     if path.stat().st_size == 0:
         raise InputError(f"{path.name} is empty (0 bytes)")
-    return path
+    return path.absolute()

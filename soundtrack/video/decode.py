@@ -263,10 +263,9 @@ def _decoded(
 
 def _open(path: Path) -> av.container.InputContainer:
     """Open a media file for reading, mapping every failure to a one-line InputError."""
-    readable_file(path, kind="video")
+    path = readable_file(path, kind="video")  # absolute: see readable_file
     try:
-        # absolute: FFmpeg reads a relative name like "pipe:1.mp4" as a protocol, not a file
-        container = av.open(str(path.absolute()), mode="r")
+        container = av.open(str(path), mode="r")
     except (av.FFmpegError, OSError, UnicodeDecodeError):
         if _is_truncated_mp4(path):
             raise InputError(

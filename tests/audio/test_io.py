@@ -70,10 +70,9 @@ def test_max_seconds(tmp_path: Path) -> None:
     assert load_audio(path, sr=16_000, max_seconds=0.5).shape == (8_000,)
 
 
-def test_mp4_aac_falls_back_to_pyav(tmp_path: Path) -> None:
-    sr = 44_100
+def _aac_clip(path: Path, *, sr: int = 44_100) -> Path:
+    """A 0.5 s stereo 1 kHz tone as AAC in an MP4 container (libsndfile cannot read it)."""
     stereo = np.stack([_tone(1000.0, sr=sr, seconds=0.5)] * 2)  # (2, T)
-    path = tmp_path / "clip.m4a"
     with av.open(str(path), "w") as container:
         stream = container.add_stream("aac", rate=sr, layout="stereo")
         for start in range(0, stereo.shape[1], 1024):
@@ -85,11 +84,24 @@ def test_mp4_aac_falls_back_to_pyav(tmp_path: Path) -> None:
                 container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
+    return path
+
+
+def test_mp4_aac_falls_back_to_pyav(tmp_path: Path) -> None:
+    path = _aac_clip(tmp_path / "clip.m4a")
     with pytest.raises(sf.SoundFileError):
         sf.info(path)  # the fallback is really exercised
     y = load_audio(path, sr=16_000)
     assert y.dtype == np.float32 and y.ndim == 1
     assert abs(len(y) - 8_000) <= 1_024  # AAC adds encoder priming/padding
+    assert abs(_peak_hz(y, 16_000) - 1000.0) <= 2.0
+
+
+def test_relative_names_ffmpeg_would_read_as_protocols(tmp_path: Path, monkeypatch) -> None:
+    """'pipe:1.m4a' relative to the working folder is a file, not FFmpeg's stdin."""
+    _aac_clip(tmp_path / "pipe:1.m4a")
+    monkeypatch.chdir(tmp_path)
+    y = load_audio("pipe:1.m4a", sr=16_000)
     assert abs(_peak_hz(y, 16_000) - 1000.0) <= 2.0
 
 
