@@ -3,10 +3,10 @@
 For the first `n` items of a split (default: 50 test items), one row per system:
 
 - `full`: the whole pipeline as the studio runs it (soundtrack.pipeline.SoundtrackPipeline on
-  the item's video.mp4): the SDMA model (`runs/ldm-small`) with SNIO (`snio_iters`, default
+  the item's video.mp4): the SDMA model (`checkpoints/ldm`) with SNIO (`snio_iters`, default
   the studio's), the controls of the item's labels, seed `seed + i` for item i;
 - `no_snio`: the same model, inputs and seeds with plain sampling (`snio_iters = 0`);
-- `no_sdma`: the plain-attention ablation (`runs/ldm-small-nosdma`) with SNIO, same inputs and seeds;
+- `no_sdma`: the plain-attention ablation (`checkpoints/ldm-nosdma`) with SNIO, same inputs and seeds;
 - `two_step`: the process the paper argues against: the music of `no_snio`, and effects
   generated afterwards by a separate run (another seed) that never saw that music;
 - `retrieval`: the real stems of the nearest TRAINING clip by CVSM video embedding (cosine);
@@ -63,10 +63,12 @@ import torch
 
 from soundtrack.config import AUDIO
 from soundtrack.errors import InputError
+from soundtrack.pipeline import checkpoint_root
 
-DEFAULT_RUNS = {"vae": "runs/vae-small", "vocoder": "runs/vocoder-small", "cvsm": "runs/cvsm-small",
-                "ldm": "runs/ldm-small", "ldm_nosdma": "runs/ldm-small-nosdma",
-                "instruments": "runs/instruments-small", "judge": "runs/instruments-judge-small"}
+# The bundled model (checkpoints/, or $SOUNDTRACK_CHECKPOINTS); pass --ldm runs/ldm-small etc. for training runs
+DEFAULT_RUNS = {key: str(checkpoint_root() / folder) for key, folder in (
+    ("vae", "vae"), ("vocoder", "vocoder"), ("cvsm", "cvsm"), ("ldm", "ldm"), ("ldm_nosdma", "ldm-nosdma"),
+    ("instruments", "instruments"), ("judge", "instruments-judge"))}
 SYSTEMS = ("full", "no_snio", "no_sdma", "two_step", "retrieval", "round_trip", "real")
 TWO_STEP_SEED_OFFSET = 50_021  # the effects run of `two_step` uses seed + i + this
 BEAT_CUT_TOLERANCE_S = 0.07
