@@ -95,6 +95,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     log_every: int = 10
     ckpt_every: int = 100
+    init: str = ""  # a run folder whose weights start this run (fine-tuning); parameters it lacks keep their init
 
 
 def config_from_dict(cls: type[T], d: dict) -> T:

@@ -40,6 +40,7 @@ from soundtrack.data.cache import LATENT_FRAMES, MEL_FRAMES
 from soundtrack.data.compose import PITCH_NAMES, TEMPO_RANGE  # BPM: the corpus's range
 from soundtrack.data.families import FAMILY_NAMES
 from soundtrack.errors import InputError
+from soundtrack.models.beatgrid import BeatGrid, frame_times
 
 CLIP_SAMPLES = AUDIO.n_samples(CLIP.seconds)  # 163840: 10.24 s at 16 kHz = MEL_FRAMES * hop
 INTENSITY_RANGE = (0.6, 1.0)  # the composer's velocity scale
@@ -292,10 +293,12 @@ def vocode(vocoder: torch.nn.Module, mel: Tensor) -> Tensor:
 
 def generate_clip(models: Models, *, video: Tensor | np.ndarray, thumbs: Tensor | np.ndarray,
                   controls: Controls, seed: int, steps: int = 25, guidance: float = 3.0,
-                  scheduler: str = "dpm++", callback: Callable[[dict], None] | None = None) -> Clip:
+                  scheduler: str = "dpm++", callback: Callable[[dict], None] | None = None,
+                  grid: BeatGrid | None = None) -> Clip:
     """Music and effects stems for a 10.24 s video window under `controls`.
 
     video (256, 14) float features and thumbs (256, 3, 32, 32) uint8, as :func:`video_inputs`;
+    grid: where the beats fall (default: the controls' tempo, first beat at 0 s);
     seed fixes the starting noise (same seed, same inputs: identical stems); callback gets the
     sampler's per-step dict {"i", "t", "x", "denoised"} plus "steps" and "elapsed_s".
     """
@@ -326,7 +329,9 @@ def generate_clip(models: Models, *, video: Tensor | np.ndarray, thumbs: Tensor 
         timings["cvsm"] = time.perf_counter() - t0
         # 3. Encode the conditions once (docs/method/sdma.md eq. 2)
         t0 = time.perf_counter()
-        cond = models.ldm.encode_conditions(video_tokens=tokens, **controls.tensors(dev))
+        grid = grid or BeatGrid(bpm=controls.tempo_bpm, first_beat_s=0.0)
+        beat_pos = torch.from_numpy(grid.positions(frame_times(LATENT_FRAMES)))[None].float().to(dev)
+        cond = models.ldm.encode_conditions(video_tokens=tokens, beat_pos=beat_pos, **controls.tensors(dev))
         timings["conditions"] = time.perf_counter() - t0
         # 4. Sample the two-stem latent with guidance (eqs. 1, 14), noise from the seed
         step_s: list[float] = []
@@ -565,6 +570,7 @@ class SoundtrackPipeline:
         timings["analyse"] = time.perf_counter() - t_start
         tempo = plan.auto_tempo if settings.tempo == "auto" else float(settings.tempo)
         controls = settings.controls(tempo)
+        grid = plan.beat_grid(tempo)  # where the beats go (docs/method/sdma.md eq. 2e)
         windows = plan.windows
         n_win = len(windows)
         m, dev = self.models, self.models.device
@@ -599,7 +605,9 @@ class SoundtrackPipeline:
                 with torch.no_grad():
                     enc = m.cvsm.video(torch.from_numpy(feats)[None].float().to(dev),
                                        torch.from_numpy(thumbs)[None].to(dev))
-                    cond = m.ldm.encode_conditions(video_tokens=enc.tokens, **controls.tensors(dev))
+                    beat_pos = torch.from_numpy(plan.window_beats(grid, win))[None].to(dev)  # (1, 256)
+                    cond = m.ldm.encode_conditions(video_tokens=enc.tokens, beat_pos=beat_pos,
+                                                   **controls.tensors(dev))
                 timings["cvsm"] += time.perf_counter() - t0
                 events = plan.window_events(win)
                 targets = ScoreTargets.make(tempo_bpm=tempo, instruments=controls.instruments,
@@ -666,7 +674,7 @@ class SoundtrackPipeline:
         timings["total"] = time.perf_counter() - t_start
         report = {
             "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
-            "tempo_auto": settings.tempo == "auto", "models": m.runs(),
+            "tempo_auto": settings.tempo == "auto", "beat_grid": grid.to_dict(), "models": m.runs(),
             "video": {"file": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
             "windows": windows_report, "timings_s": timings,
             "scores": {"before_snio": mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),

@@ -20,6 +20,7 @@ import numpy as np
 
 from soundtrack.config import AUDIO
 from soundtrack.errors import InputError
+from soundtrack.models.beatgrid import BeatGrid
 
 OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png", "report.json")
 EVENT_COLOURS = {"cut": "#e8e8e8", "flash": "#ffd84a", "impact": "#ff5a4a"}
@@ -39,9 +40,11 @@ def measure_tempo(music16: np.ndarray, sr: int = AUDIO.sample_rate) -> tuple[flo
 
 
 def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16: np.ndarray,
-                    events: list, beats: np.ndarray, title: str = "") -> None:
+                    events: list, beats: np.ndarray, grid_beats: np.ndarray | None = None,
+                    title: str = "") -> None:
     """Three log-mel panels (music / effects / mix) on one time axis, with the video's events
-    (coloured lines by type) and the beat grid (ticks along the top of each panel)."""
+    (coloured lines by type), the beats measured on the music (ticks along the top of each
+    panel) and the requested grid the music was conditioned on (ticks along the bottom)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,7 +62,10 @@ def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16
         for e in events:
             ax.axvline(e.time, color=EVENT_COLOURS.get(e.type, "white"), lw=1.0, alpha=0.8)
         ax.plot(beats, np.full(len(beats), mel.shape[0] - 2), "v", color="#7fd7ff", ms=4, ls="none")
-    axes[-1].set_xlabel("time (s)   lines: cut (grey), flash (yellow), impact (red); triangles: beats")
+        if grid_beats is not None:
+            ax.plot(grid_beats, np.full(len(grid_beats), 1.5), "^", color="#9dff8a", ms=4, ls="none")
+    axes[-1].set_xlabel("time (s)   lines: cut (grey), flash (yellow), impact (red); "
+                        "triangles: measured beats (top, blue), requested grid (bottom, green)")
     if title:
         axes[0].set_title(title)
     fig.savefig(path, dpi=80)
@@ -86,8 +92,10 @@ def write_take(take, out_dir: Path | str, *, video: Path | str) -> dict[str, Pat
         mux(video, tmp / "mix.wav", tmp / "soundtrack.mp4", duration_s=take.duration_s)
         # 3. Tempo measured on the music stem, and the picture
         tempo, beats = measure_tempo(take.music16)
+        grid = take.report.get("beat_grid")
+        grid_beats = None if grid is None else BeatGrid(**grid).beats_between(0.0, take.duration_s)
         spectrogram_png(tmp / "spectrogram.png", music16=take.music16, sfx16=take.sfx16,
-                        mix16=take.music16 + take.sfx16, events=take.events, beats=beats,
+                        mix16=take.music16 + take.sfx16, events=take.events, beats=beats, grid_beats=grid_beats,
                         title=f"requested {take.tempo_bpm:.0f} BPM, measured {tempo:.0f} BPM")
         # 4. The report
         report = dict(take.report)

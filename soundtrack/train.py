@@ -8,6 +8,9 @@ how to draw batch `k` and what the loss is; this module owns everything else:
   written every `ckpt_every` steps and at the end;
 - scale-out on torch.distributed (DDP): started with `torchrun --nproc_per_node N`, each
   rank draws its own batches and gradients are averaged by DDP (gloo on CPU, nccl on GPU);
+- fine-tuning: `--init RUN` starts from another run's weights (parameters that run lacks, a
+  component added since, keep their initialisation); `--steps` and `--lr` replace the
+  config's, and the run's config.json records all three;
 - a progress bar, and a JSON-lines log `RUN/train.log`;
 - the result: `RUN/model.safetensors` + `RUN/config.json`, what the app loads.
 """
@@ -46,14 +49,20 @@ def lr_at(step: int, *, lr: float, warmup: int, total: int) -> float:
 
 def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | None = None,
           max_steps: int | None = None, seed: int = 0, progress: bool = True,
-          check_sync: bool = False) -> dict:
-    """Train (or resume) one stage; returns the final log record."""
+          check_sync: bool = False, overrides: dict | None = None) -> dict:
+    """Train (or resume) one stage; returns the final log record.
+
+    overrides: TrainConfig fields replacing the named config's (e.g. steps, lr, init for a
+    fine-tune); the run's config.json records the result.
+    """
     from tqdm import tqdm
 
     from soundtrack.training_stages import get_stage
 
     stage = get_stage(stage_name)
     cfg = stage.config(config_name)
+    if overrides:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **overrides))
     tcfg = cfg.train
     total = tcfg.steps if max_steps is None else min(tcfg.steps, max_steps)
     rank, world = _dist()
@@ -72,6 +81,8 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = int(state["step"])
+    elif tcfg.init:
+        _init_from(model, Path(tcfg.init), log=run_dir / "train.log" if rank == 0 else None)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     log_path = run_dir / "train.log"
@@ -111,6 +122,26 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         # both ranks past this barrier, one stuck in a futex), and process exit frees the group.
         torch.distributed.barrier()
     return record
+
+
+def _init_from(model: torch.nn.Module, run: Path, *, log: Path | None) -> None:
+    """Start from another run's weights. Parameters that run lacks (a component added since)
+    keep their initialisation; anything it has that this model does not, or with another
+    shape, is an InputError: that run is not this model's ancestor."""
+    from safetensors.torch import load_file
+
+    weights = run / "model.safetensors"
+    if not weights.is_file():
+        raise InputError(f"no weights to start from in {run} (missing {weights.name})")
+    state, own = load_file(os.fspath(weights)), model.state_dict()
+    foreign = sorted(k for k in state if k not in own or own[k].shape != state[k].shape)
+    if foreign:
+        raise InputError(f"{run} does not fit this model: {len(foreign)} tensors differ, e.g. {foreign[0]}")
+    missing = sorted(set(own) - set(state))
+    model.load_state_dict(state, strict=False)
+    if log is not None:
+        with log.open("a") as f:
+            f.write(json.dumps({"init": os.fspath(run), "new_parameters": missing}) + "\n")
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
@@ -173,15 +204,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--check-sync", action="store_true", help="assert ranks hold equal weights at the end")
+    parser.add_argument("--init", type=Path, default=None,
+                        help="fine-tune: start from this run's weights (parameters it lacks keep their init)")
+    parser.add_argument("--steps", type=int, default=None, help="total steps (replaces the config's)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate (replaces the config's)")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads per process (default: cores / processes)")
     args = parser.parse_args(argv)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
     run = args.run_dir or Path("runs") / f"{args.stage}-{args.config}"
+    overrides = {k: v for k, v in (("init", args.init and os.fspath(args.init)), ("steps", args.steps),
+                                   ("lr", args.lr)) if v}
     try:
         record = train(args.stage, args.config, run_dir=run, corpus=args.corpus, max_steps=args.max_steps,
-                       seed=args.seed, progress=not args.no_progress, check_sync=args.check_sync)
+                       seed=args.seed, progress=not args.no_progress, check_sync=args.check_sync,
+                       overrides=overrides)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

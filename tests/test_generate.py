@@ -134,6 +134,8 @@ def test_cli_writes_the_six_files_and_reruns_byte_identically(ckpt, tmp_path):
         assert float(audio.duration * audio.time_base) == pytest.approx(10.0, abs=0.05)
     report = json.loads((tmp_path / "a" / "report.json").read_text())
     assert report["settings"]["seed"] == 5 and report["tempo_requested_bpm"] == 120
+    grid = report["beat_grid"]  # the grid the music was conditioned on: the request, phased to the picture
+    assert grid["bpm"] == 120 and 0 <= grid["first_beat_s"] < 0.5 and grid["downbeat"] in (0, 1, 2, 3)
     assert report["tempo_measured_bpm"] >= 0 and "total" in report["timings_s"]
     assert set(report["scores"]["before_snio"]) >= {"tempo", "balance", "sync", "cvsm", "total"}
     b = _cli(str(video), "--out", str(tmp_path / "b"), *args, ckpt=ckpt)

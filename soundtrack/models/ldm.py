@@ -9,6 +9,8 @@ The UNet sees them side by side along frequency:
 Conditions (eq. 2), encoded once per generation by :meth:`SoundtrackLDM.encode_conditions`:
 - time-aligned video channels: CVSM video tokens (B, Tl, d) -> Linear -> (B, c_in, Tl),
   broadcast over the 32 columns and concatenated to x along channels (MMAudio's trick);
+  with `beat_grid`, the beat grid's periodic features (soundtrack/models/beatgrid.py) ->
+  Linear are added to those channels, so beats and bars are where the tempo puts them;
 - cross-attention tokens, each typed MUSIC or EFFECT (SDMA routes on the type):
   EFFECT: the video tokens pooled 4x in time + a time embedding of their clip position;
   MUSIC: the musician's controls (:class:`ControlEncoder`) and one global video token;
@@ -34,6 +36,7 @@ from torch import Tensor, nn
 
 from soundtrack.config import AUDIO, TrainConfig, named_config
 from soundtrack.errors import InputError
+from soundtrack.models.beatgrid import N_BEAT_FEATURES, beat_features, frame_times, positions_from_beats
 from soundtrack.models.sdma import EFFECT, MUSIC, SDMAController, SDMAParams, set_plain, set_sdma
 
 N_BINS = 16  # latent mel bins per stem
@@ -54,6 +57,7 @@ class LDMConfig:
     c_in: int = 8  # time-aligned video channels concatenated to x
     video_dim: int = 64  # CVSM token width d (checked against the CVSM run)
     sdma: bool = True
+    beat_grid: bool = False  # time-aligned beat-grid channels (eq. 2d); False in runs made before them
     sdma_params: SDMAParams = field(default_factory=SDMAParams)
     prediction_type: str = "epsilon"  # or "v_prediction"
     crop_latent_frames: int = 64  # training crop (2.56 s); a multiple of 4
@@ -82,7 +86,7 @@ class LDMConfig:
 CONFIGS: dict[str, LDMConfig] = {
     "tiny": LDMConfig(
         block_channels=(16, 32), attention_levels=(True, True), head_dim=8, norm_groups=4,
-        cross_attention_dim=16, c_in=4, video_dim=32, crop_latent_frames=16,
+        cross_attention_dim=16, c_in=4, video_dim=32, crop_latent_frames=16, beat_grid=True,
         vae_run="runs/vae-tiny", cvsm_run="runs/cvsm-tiny",
         train=TrainConfig(steps=20, batch_size=2, lr=1e-3, warmup=2, log_every=1, ckpt_every=10),
     ),
@@ -90,12 +94,13 @@ CONFIGS: dict[str, LDMConfig] = {
     # frames) and ~0.13 s per guided UNet call on a full 256-frame latent (docs/method/sdma.md, "Cost").
     "small": LDMConfig(
         block_channels=(24, 48, 96), attention_levels=(False, True, True), head_dim=16, norm_groups=8,
-        cross_attention_dim=64, c_in=8, video_dim=128, crop_latent_frames=64,
+        cross_attention_dim=64, c_in=8, video_dim=128, crop_latent_frames=64, beat_grid=True,
         train=TrainConfig(steps=6000, batch_size=16, lr=5e-4, warmup=200, log_every=25, ckpt_every=250),
     ),
     "gpu": LDMConfig(
         block_channels=(128, 256, 512, 512), layers_per_block=2, attention_levels=(False, True, True, True),
         head_dim=32, norm_groups=32, cross_attention_dim=256, c_in=16, video_dim=256, crop_latent_frames=256,
+        beat_grid=True,
         vae_run="runs/vae-gpu", cvsm_run="runs/cvsm-gpu",
         train=TrainConfig(steps=100_000, batch_size=32, lr=1e-4, warmup=1000, log_every=100, ckpt_every=2000),
     ),
@@ -207,6 +212,10 @@ class SoundtrackLDM(nn.Module):
         )
         self.controls = ControlEncoder(D)
         self.aligned = nn.Linear(d, cfg.c_in)  # eq. (2a)
+        if cfg.beat_grid:  # eq. (2d); zero-initialised, so a model fine-tuned from one without starts equal
+            self.beat = nn.Linear(N_BEAT_FEATURES, cfg.c_in)
+            nn.init.zeros_(self.beat.weight)
+            nn.init.zeros_(self.beat.bias)
         self.effect_proj = nn.Linear(d, D)  # eq. (2b)
         self.effect_time = nn.Sequential(nn.Linear(32, D), nn.SiLU(), nn.Linear(D, D))
         self.global_video = nn.Linear(d, D)
@@ -233,11 +242,14 @@ class SoundtrackLDM(nn.Module):
 
     def encode_conditions(self, *, video_tokens: Tensor, instruments: Tensor, tempo: Tensor, key: Tensor,
                           mode: Tensor, intensity: Tensor, drop_music: Tensor | None = None,
-                          drop_video: Tensor | None = None, frame0: Tensor | None = None) -> Conditions:
+                          drop_video: Tensor | None = None, frame0: Tensor | None = None,
+                          beat_pos: Tensor | None = None) -> Conditions:
         """CVSM video tokens (B, Tl, d) and the controls -> :class:`Conditions` (eq. 2).
 
         drop_music / drop_video: (B,) bool, rows replaced by the NULL tokens (eq. 13);
-        frame0: (B,) latent frame of the clip where `video_tokens` start (training crops), default 0.
+        frame0: (B,) latent frame of the clip where `video_tokens` start (training crops), default 0;
+        beat_pos: (B, Tl) beat position of every latent frame (soundtrack/models/beatgrid.py), used
+        when the config has `beat_grid` and dropped with the music tokens; None: no grid.
         """
         B, Tl, d = video_tokens.shape
         assert d == self.cfg.video_dim, f"{video_tokens.shape=}, config expects d={self.cfg.video_dim}"
@@ -253,6 +265,10 @@ class SoundtrackLDM(nn.Module):
         aligned = self.aligned(video).transpose(1, 2)  # (B, c_in, Tl)
         null_aligned = self.null_aligned[None, :, None].expand_as(aligned)
         aligned = torch.where(drop_video[:, None, None], null_aligned, aligned)
+        if self.cfg.beat_grid and beat_pos is not None:  # eq. (2d)
+            assert beat_pos.shape == (B, Tl), f"{beat_pos.shape=}, expected {(B, Tl)}"
+            beat = self.beat(beat_features(beat_pos.to(dev))).transpose(1, 2)  # (B, c_in, Tl)
+            aligned = aligned + torch.where(drop_music[:, None, None], torch.zeros_like(beat), beat)
         # eq. (2b): EFFECT tokens, 4x pooled video + time embedding of the clip position
         pooled = F.avg_pool1d(video.transpose(1, 2), EFFECT_POOL).transpose(1, 2)  # (B, Tl/4, d)
         offsets = EFFECT_POOL * torch.arange(pooled.shape[1], device=dev) + (EFFECT_POOL - 1) / 2
@@ -369,6 +385,18 @@ def encode_corpus(cfg: LDMConfig, *, corpus: Path, split: str = "train",
     return tensors
 
 
+def corpus_beat_positions(corpus: Path, split: str, *, frames: int) -> np.ndarray:
+    """(N, frames) beat position of every latent frame of the split's items (sorted by name, the
+    order of the latent cache), from the labels kept with the audio cache."""
+    from soundtrack.data.cache import cache_file, load_split
+
+    meta = cache_file(corpus, split, "audio").with_suffix(".json")
+    labels = json.loads(meta.read_text())["labels"] if meta.is_file() else load_split(corpus, split).labels
+    times = frame_times(frames)
+    return np.stack([positions_from_beats(lab["beats"], lab["downbeats"], times, bpm=lab["tempo_bpm"])
+                     for lab in labels])
+
+
 class _LatentCrops:
     """Batch k: random crops of `crop_latent_frames` (same crop for music, sfx and video tokens)."""
 
@@ -383,6 +411,9 @@ class _LatentCrops:
                              f"video_dim={cfg.video_dim}")
         assert frames >= cfg.crop_latent_frames, f"{frames=} shorter than {cfg.crop_latent_frames=}"
         self.n, self.frames = n, frames
+        # eq. (2d): each item's beat grid from its labelled beats, in the latents' order
+        self.beat_pos = torch.from_numpy(corpus_beat_positions(corpus, "train", frames=frames)).float()
+        assert len(self.beat_pos) == n, f"{len(self.beat_pos)=} labels for {n=} latents"
 
     def batch(self, *, step: int, rank: int, world: int, seed: int) -> dict[str, Tensor]:
         rng = np.random.default_rng([seed, step, rank])
@@ -399,6 +430,7 @@ class _LatentCrops:
             "z_music": crop_of(t["music"], 1) * scale,  # (B, 8, crop, 16), scaled latents
             "z_sfx": crop_of(t["sfx"], 1) * scale,
             "video_tokens": crop_of(t["video"], 0),  # (B, crop, d)
+            "beat_pos": crop_of(self.beat_pos, 0),  # (B, crop)
             "frame0": torch.from_numpy(start).float(),
             "instruments": t["instruments"][idx], "tempo": t["tempo"][idx], "key": t["key"][idx],
             "mode": t["mode"][idx], "intensity": t["intensity"][idx],
@@ -448,8 +480,8 @@ class LDMStage:
         target = noise if cfg.prediction_type == "epsilon" else self.scheduler.get_velocity(x0, noise, t)
         drop_music, drop_video = cfg_dropout(B, p_music=cfg.p_drop_music, p_video=cfg.p_drop_video,
                                              p_both=cfg.p_drop_both, device=x0.device)
-        keys = ("video_tokens", "instruments", "tempo", "key", "mode", "intensity", "frame0")
-        controls = {k: batch[k] for k in keys}
+        keys = ("video_tokens", "instruments", "tempo", "key", "mode", "intensity", "frame0", "beat_pos")
+        controls = {k: batch[k] for k in keys if k in batch}
         pred = model(x_t, t, {**controls, "drop_music": drop_music, "drop_video": drop_video},
                      latent_stats={"scale": batch["latent_scale"][0], "silence": batch["silence"][0]})
         err = (pred.float() - target).pow(2)  # (B, 8, crop, 32)
@@ -483,6 +515,7 @@ def benchmark(cfg: LDMConfig, *, repeats: int = 8, frames: int = 256) -> dict[st
            "intensity": torch.ones(B)}
     batch = {"z_music": torch.randn(B, 8, crop, N_BINS), "z_sfx": torch.randn(B, 8, crop, N_BINS),
              "video_tokens": torch.randn(B, crop, d), "frame0": torch.zeros(B), **ctl,
+             "beat_pos": torch.arange(crop).float().expand(B, -1) / 12.5,
              "latent_scale": torch.ones(B), "silence": torch.zeros(B, 8, N_BINS)}
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     train_s = []

@@ -275,9 +275,10 @@ def render_preview(pipe: SoundtrackPipeline, u, *, plan, tempo: float, png: Path
     n = int(min(waves.shape[1], round((plan.duration_s - window.start_s) * AUDIO.sample_rate)))
     music, sfx = waves[0, :n], waves[1, :n]
     mix = music + sfx
-    beats = np.arange(0.0, n / AUDIO.sample_rate, 60.0 / tempo)  # the requested tempo's grid
-    spectrogram_png(png, music16=music, sfx16=sfx, mix16=mix, events=plan.window_events(window), beats=beats,
-                    title=title)
+    t0 = window.start_s  # the grid the music is conditioned on, in the window's time
+    grid = plan.beat_grid(tempo).beats_between(t0, t0 + n / AUDIO.sample_rate) - t0
+    spectrogram_png(png, music16=music, sfx16=sfx, mix16=mix, events=plan.window_events(window),
+                    beats=np.zeros(0), grid_beats=grid, title=title)
     peak = float(np.abs(mix).max()) if n else 0.0
     scaled = mix * (0.9 / peak) if peak > 1e-6 else mix
     return AUDIO.sample_rate, (np.clip(scaled, -1.0, 1.0) * 32767).astype(np.int16)

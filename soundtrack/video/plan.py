@@ -4,6 +4,8 @@
     plan.windows                              # [Window(start_frame=0, ...), Window(192, ...), ...]
     video, thumbs = plan.window_inputs(w)     # (256, 14) float32, (256, 3, 32, 32) uint8
     plan.auto_tempo                           # BPM from the cut and motion rhythm
+    grid = plan.beat_grid(bpm)                # beats on the picture's pulse, downbeats on its cuts
+    plan.window_beats(grid, w)                # (256,) beat position per latent frame
 
 Windows are 256 analysis frames long (= latent frames, 25/s) and overlap by 64 frames
 (2.56 s), so each continues the previous one (docs/method/snio.md §4); the last window may
@@ -18,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from soundtrack.config import CLIP, VIDEO
+from soundtrack.models.beatgrid import BeatGrid, frame_times, grid_for_video
 from soundtrack.video.features import VisualEvent
 
 WINDOW_FRAMES = 256  # 10.24 s at 25 frames/s
@@ -74,6 +77,15 @@ class VideoPlan:
     @property
     def auto_tempo(self) -> float:
         return auto_tempo(self.onset, fps=VIDEO.analysis_fps)
+
+    def beat_grid(self, bpm: float) -> BeatGrid:
+        """The grid at `bpm` whose beats fall on the picture's pulse and downbeats on its cuts."""
+        cuts = [e.time for e in self.events if e.type == "cut"]
+        return grid_for_video(self.onset, fps=VIDEO.analysis_fps, bpm=bpm, cuts_s=cuts)
+
+    def window_beats(self, grid: BeatGrid, window: Window) -> np.ndarray:
+        """(256,) beat position of each latent frame of the window (the LDM's eq. 2d input)."""
+        return grid.positions(frame_times(WINDOW_FRAMES, start_s=window.start_s)).astype(np.float32)
 
 
 def prepare_video(path: Path | str) -> VideoPlan:

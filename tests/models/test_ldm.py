@@ -138,3 +138,53 @@ def test_batches_are_deterministic(tiny_corpus, tiny_runs, monkeypatch):
     assert a["z_music"].shape == (cfg.train.batch_size, 8, crop, 16)
     assert a["video_tokens"].shape == (cfg.train.batch_size, crop, cfg.video_dim)
     assert (a["frame0"] % 4 == 0).all()
+    assert a["beat_pos"].shape == (cfg.train.batch_size, crop)
+    steps = a["beat_pos"].diff(dim=1)  # beats per latent frame: the item's tempo / 60 * 0.04 s
+    torch.testing.assert_close(steps, (a["tempo"] / 60 * 0.04)[:, None].expand_as(steps), atol=0.02, rtol=0)
+
+
+def test_beat_grid_channels_start_at_zero_and_drop_with_the_music():
+    torch.manual_seed(0)
+    model = SoundtrackLDM(TINY).eval()
+    B, Tl = 2, 16
+    pos = torch.arange(Tl).float().expand(B, -1) / 12.5  # 120 BPM
+    with torch.no_grad():
+        plain = model.encode_conditions(**controls(B, Tl))
+        fresh = model.encode_conditions(**controls(B, Tl), beat_pos=pos)
+        assert torch.equal(plain.aligned, fresh.aligned), "zero-initialised: a fine-tune starts where it was"
+        torch.nn.init.normal_(model.beat.weight)
+        gridded = model.encode_conditions(**controls(B, Tl), beat_pos=pos,
+                                          drop_music=torch.tensor([False, True]))
+    assert not torch.allclose(gridded.aligned[0], plain.aligned[0])
+    assert torch.equal(gridded.aligned[1], plain.aligned[1]), "the grid is a music condition"
+    old = SoundtrackLDM(dataclasses.replace(TINY, beat_grid=False))
+    assert not hasattr(old, "beat")  # runs made before the grid load unchanged
+
+
+def test_fine_tune_starts_from_another_runs_weights(tiny_corpus, tiny_runs, tmp_path, monkeypatch):
+    import json
+
+    from safetensors.torch import load_file
+
+    from soundtrack.errors import InputError
+    from soundtrack.train import train
+
+    vae_run, cvsm_run = tiny_runs
+    base = dataclasses.replace(TINY, vae_run=str(vae_run), cvsm_run=str(cvsm_run))
+    monkeypatch.setitem(ldm.CONFIGS, "tiny", dataclasses.replace(base, beat_grid=False))
+    train("ldm", "tiny", run_dir=tmp_path / "old", corpus=tiny_corpus, max_steps=2, progress=False)
+    monkeypatch.setitem(ldm.CONFIGS, "tiny", base)
+    train("ldm", "tiny", run_dir=tmp_path / "ft", corpus=tiny_corpus, max_steps=1, progress=False,
+          overrides={"init": str(tmp_path / "old"), "lr": 1e-12})
+    first = json.loads((tmp_path / "ft" / "train.log").read_text().splitlines()[0])
+    assert first["new_parameters"] == ["beat.bias", "beat.weight"]
+    old, new = load_file(tmp_path / "old" / "model.safetensors"), load_file(tmp_path / "ft" / "model.safetensors")
+    for k in old:
+        if k not in ("latent_scale", "silence"):
+            torch.testing.assert_close(new[k], old[k], atol=1e-6, rtol=0, msg=k)
+    assert json.loads((tmp_path / "ft" / "config.json").read_text())["train"]["init"] == str(tmp_path / "old")
+    # a run of another shape is not an ancestor
+    monkeypatch.setitem(ldm.CONFIGS, "tiny", dataclasses.replace(base, c_in=2))
+    with pytest.raises(InputError, match="does not fit this model"):
+        train("ldm", "tiny", run_dir=tmp_path / "bad", corpus=tiny_corpus, max_steps=1, progress=False,
+              overrides={"init": str(tmp_path / "old")})

@@ -40,3 +40,21 @@ def test_auto_tempo_follows_a_regular_cut_rhythm(bpm):
 
 def test_auto_tempo_without_rhythm_is_the_default():
     assert auto_tempo(np.zeros(500, np.float32), fps=25) == 100.0
+
+
+def test_window_beats_continue_across_windows_and_follow_the_cuts():
+    from soundtrack.video.features import VisualEvent
+
+    n = 600
+    onset = np.zeros(n, np.float32)
+    onset[np.round(np.arange(10, n, 12.5)).astype(int)] = 1.0  # a pulse every beat at 120 BPM from 0.4 s
+    cut = VisualEvent(0.4 + 0.5 * 2, "cut", 0.5, 1.0)  # on the third beat
+    p = VideoPlan(path=None, duration_s=n / 25, features=np.zeros((n, 14), np.float32),
+                  thumbs=np.zeros((n, 3, 32, 32), np.uint8), onset=onset, events=(cut,))
+    grid = p.beat_grid(120.0)
+    assert grid.first_beat_s == pytest.approx(0.4, abs=0.02) and grid.downbeat == 2
+    w0, w1 = p.windows[:2]
+    b0, b1 = p.window_beats(grid, w0), p.window_beats(grid, w1)
+    assert b0.shape == (WINDOW_FRAMES,) and b0.dtype == np.float32
+    np.testing.assert_allclose(b1[:OVERLAP_FRAMES], b0[HOP_FRAMES:], atol=1e-4)  # the overlap agrees
+    np.testing.assert_allclose(np.diff(b0), 0.04 * 2.0, atol=1e-5)  # two beats a second

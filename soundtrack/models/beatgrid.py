@@ -1,0 +1,106 @@
+"""The beat grid: where the music's beats and bars fall, as the LDM sees it (docs/method/sdma.md eq. 2d).
+
+A grid is a continuous *beat position* p(t) per latent frame: p is an integer on every
+beat and a multiple of BEATS_PER_BAR on every downbeat. The LDM reads it through six
+periodic features (sin/cos at the beat, the half bar and the bar: :func:`beat_features`)
+added to its time-aligned channels, so the UNet's convolutions can place onsets where the musician's tempo puts
+beats. Training reads the grid from each corpus item's labelled beats; generation builds it
+from the requested tempo with the phase taken from the video (:func:`grid_for_video`), so
+beats fall on the picture's pulse and downbeats on its cuts.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+BEATS_PER_BAR = 4  # every corpus item is in 4/4 (docs/DATA.md)
+N_BEAT_FEATURES = 6
+LATENT_FPS = 25.0  # latent frames per second (4 mel frames of 10 ms)
+
+
+def frame_times(frames: int, *, start_s: float = 0.0) -> np.ndarray:
+    """(frames,) centre time in seconds of each latent frame: mel frames 4i..4i+3, centred STFT."""
+    return start_s + (4.0 * np.arange(frames) + 1.5) / (4.0 * LATENT_FPS)
+
+
+def positions_from_beats(beats: Sequence[float], downbeats: Sequence[float], times: np.ndarray,
+                         *, bpm: float) -> np.ndarray:
+    """(T,) beat position at `times` from labelled beat and downbeat times (a corpus item).
+
+    Linear between labelled beats, extrapolated at the tempo's period outside them; shifted
+    so the first labelled downbeat is at a multiple of BEATS_PER_BAR.
+    """
+    times = np.asarray(times, np.float64)
+    period = 60.0 / bpm
+    beats = np.asarray(beats, np.float64)
+    if len(beats) < 2:
+        return (times - (beats[0] if len(beats) else 0.0)) / period
+    idx = np.arange(len(beats), dtype=np.float64)
+    pos = np.interp(times, beats, idx)
+    pos = np.where(times < beats[0], (times - beats[0]) / period, pos)
+    pos = np.where(times > beats[-1], idx[-1] + (times - beats[-1]) / period, pos)
+    if len(downbeats):
+        first = int(np.argmin(np.abs(beats - downbeats[0])))  # beat index of the first downbeat
+        pos = pos - (first % BEATS_PER_BAR)
+    return pos
+
+
+@dataclass(frozen=True)
+class BeatGrid:
+    """A steady grid: beats every 60/bpm s from `first_beat_s`; beat number `downbeat` (0-3) of
+    those starts the bars. Positions are in beats, 0 at the first downbeat at or after 0 s."""
+
+    bpm: float
+    first_beat_s: float
+    downbeat: int = 0
+
+    @property
+    def period_s(self) -> float:
+        return 60.0 / self.bpm
+
+    def positions(self, times: np.ndarray) -> np.ndarray:
+        """(T,) beat position at `times` (seconds from the start of the video)."""
+        return (np.asarray(times, np.float64) - self.first_beat_s) / self.period_s - self.downbeat
+
+    def beats_between(self, t0: float, t1: float) -> np.ndarray:
+        """Beat times in [t0, t1), seconds."""
+        k0 = math.ceil((t0 - self.first_beat_s) / self.period_s)
+        k1 = math.ceil((t1 - self.first_beat_s) / self.period_s)
+        return self.first_beat_s + self.period_s * np.arange(k0, k1)
+
+    def to_dict(self) -> dict:
+        return {"bpm": round(self.bpm, 3), "first_beat_s": round(self.first_beat_s, 4), "downbeat": self.downbeat}
+
+
+def grid_for_video(onset: np.ndarray, *, fps: float, bpm: float,
+                   cuts_s: Sequence[float] = ()) -> BeatGrid:
+    """The grid at `bpm` whose beats best match the picture (eq. 2e).
+
+    onset (N,) visual onset strength at `fps`. The beat phase maximises
+    sum_n onset_n cos(2 pi (t_n - phi) / P), which is the argument of the onset envelope's
+    Fourier coefficient at the beat frequency; the downbeat is the beat (of four) whose bar
+    phase best matches the cuts (or, without cuts, the onset envelope).
+    """
+    period = 60.0 / bpm
+    onset = np.asarray(onset, np.float64)
+    t = np.arange(len(onset)) / fps
+    coef = np.sum(onset * np.exp(2j * np.pi * t / period))
+    phi = (np.angle(coef) / (2 * np.pi)) % 1.0 * period if abs(coef) > 1e-6 else 0.0
+    if len(cuts_s):
+        when, weight = np.asarray(cuts_s, np.float64), np.ones(len(cuts_s))
+    else:
+        when, weight = t, onset
+    bar = BEATS_PER_BAR * period
+    scores = [np.sum(weight * np.cos(2 * np.pi * (when - phi - k * period) / bar)) for k in range(BEATS_PER_BAR)]
+    return BeatGrid(bpm=float(bpm), first_beat_s=float(phi), downbeat=int(np.argmax(scores)))
+
+
+def beat_features(pos: Tensor) -> Tensor:
+    """(...,) beat positions -> (..., 6): sin/cos at the beat, the half bar and the bar."""
+    angles = [2 * math.pi * pos.float() / n for n in (1.0, 2.0, float(BEATS_PER_BAR))]
+    return torch.stack([f(a) for a in angles for f in (torch.sin, torch.cos)], -1)
