@@ -12,8 +12,9 @@ import argparse
 import shutil
 from pathlib import Path
 
-RUNS = {"vae": "vae-small", "vocoder": "vocoder-small", "cvsm": "cvsm-small", "ldm": "ldm-small",
-        "ldm-nosdma": "ldm-small-nosdma", "instruments": "instruments-small",
+# the diffusion runs are the beat-grid fine-tunes of ldm-small / ldm-small-nosdma (docs/TRAINING.md)
+RUNS = {"vae": "vae-small", "vocoder": "vocoder-small", "cvsm": "cvsm-small", "ldm": "ldm-small-beat",
+        "ldm-nosdma": "ldm-small-nosdma-beat", "instruments": "instruments-small",
         "instruments-judge": "instruments-judge-small"}
 
 

@@ -96,6 +96,7 @@ class TrainConfig:
     log_every: int = 10
     ckpt_every: int = 100
     init: str = ""  # a run folder whose weights start this run (fine-tuning); parameters it lacks keep their init
+    new_lr_scale: float = 1.0  # with init: the learning rate of the parameters the init run lacks, times this
 
 
 def config_from_dict(cls: type[T], d: dict) -> T:

@@ -9,8 +9,8 @@ how to draw batch `k` and what the loss is; this module owns everything else:
 - scale-out on torch.distributed (DDP): started with `torchrun --nproc_per_node N`, each
   rank draws its own batches and gradients are averaged by DDP (gloo on CPU, nccl on GPU);
 - fine-tuning: `--init RUN` starts from another run's weights (parameters that run lacks, a
-  component added since, keep their initialisation); `--steps` and `--lr` replace the
-  config's, and the run's config.json records all three;
+  component added since, keep their initialisation and learn at `--new-lr-scale` times the
+  rate); `--steps` and `--lr` replace the config's, and the run's config.json records them;
 - a progress bar, and a JSON-lines log `RUN/train.log`;
 - the result: `RUN/model.safetensors` + `RUN/config.json`, what the app loads.
 """
@@ -72,7 +72,12 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
     torch.manual_seed(seed)
     model = stage.build(cfg).to(device)
     data = stage.data(cfg, corpus=corpus, device=device)
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=tcfg.lr,
+    # parameters the init run lacks learn at lr * new_lr_scale (a fine-tune's new component)
+    new = _new_parameters(model, Path(tcfg.init)) if tcfg.init else set()
+    named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
+    groups = [{"params": [p for k, p in named if k not in new], "lr_scale": 1.0},
+              {"params": [p for k, p in named if k in new], "lr_scale": tcfg.new_lr_scale}]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=tcfg.lr,
                             weight_decay=tcfg.weight_decay, betas=(0.9, 0.99))
     step = 0
     ckpt = run_dir / "last.pt"
@@ -93,7 +98,7 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         torch.manual_seed(seed * 1_000_003 + step * 101 + rank)  # noise/dropout draws of step k
         batch = data.batch(step=step, rank=rank, world=world, seed=seed)
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, lr=tcfg.lr, warmup=tcfg.warmup, total=total)
+            group["lr"] = group.get("lr_scale", 1.0) * lr_at(step, lr=tcfg.lr, warmup=tcfg.warmup, total=total)
         model.train()
         loss, logs = stage.loss(wrapped, batch, step=step)
         opt.zero_grad(set_to_none=True)
@@ -122,6 +127,18 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         # both ranks past this barrier, one stuck in a futex), and process exit frees the group.
         torch.distributed.barrier()
     return record
+
+
+def _new_parameters(model: torch.nn.Module, run: Path) -> set[str]:
+    """Names of the model's parameters that `run`'s weights do not have."""
+    from safetensors import safe_open
+
+    weights = run / "model.safetensors"
+    if not weights.is_file():
+        raise InputError(f"no weights to start from in {run} (missing {weights.name})")
+    with safe_open(os.fspath(weights), framework="pt") as f:
+        have = set(f.keys())
+    return {k for k, _ in model.named_parameters()} - have
 
 
 def _init_from(model: torch.nn.Module, run: Path, *, log: Path | None) -> None:
@@ -208,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="fine-tune: start from this run's weights (parameters it lacks keep their init)")
     parser.add_argument("--steps", type=int, default=None, help="total steps (replaces the config's)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (replaces the config's)")
+    parser.add_argument("--new-lr-scale", type=float, default=None,
+                        help="with --init: the learning rate of parameters the init run lacks, times this")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads per process (default: cores / processes)")
     args = parser.parse_args(argv)
@@ -215,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
     run = args.run_dir or Path("runs") / f"{args.stage}-{args.config}"
     overrides = {k: v for k, v in (("init", args.init and os.fspath(args.init)), ("steps", args.steps),
-                                   ("lr", args.lr)) if v}
+                                   ("lr", args.lr), ("new_lr_scale", args.new_lr_scale)) if v}
     try:
         record = train(args.stage, args.config, run_dir=run, corpus=args.corpus, max_steps=args.max_steps,
                        seed=args.seed, progress=not args.no_progress, check_sync=args.check_sync,

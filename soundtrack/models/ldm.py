@@ -61,6 +61,10 @@ class LDMConfig:
     sdma_params: SDMAParams = field(default_factory=SDMAParams)
     prediction_type: str = "epsilon"  # or "v_prediction"
     crop_latent_frames: int = 64  # training crop (2.56 s); a multiple of 4
+    # loss weight min(1/alpha_bar_t, this) on the epsilon-MSE (1 = plain). Epsilon-MSE weighs the
+    # clean signal's error by SNR(t), so at high noise, where tempo and form are decided, it
+    # hardly teaches anything; 1/alpha_bar = 1 + 1/SNR is the v-prediction weighting, clipped.
+    high_noise_weight: float = 1.0
     p_drop_music: float = 0.10  # CFG dropout: music tokens only
     p_drop_video: float = 0.10  # video channels and effect tokens only
     p_drop_both: float = 0.05
@@ -95,17 +99,22 @@ CONFIGS: dict[str, LDMConfig] = {
     "small": LDMConfig(
         block_channels=(24, 48, 96), attention_levels=(False, True, True), head_dim=16, norm_groups=8,
         cross_attention_dim=64, c_in=8, video_dim=128, crop_latent_frames=64, beat_grid=True,
+        high_noise_weight=20.0,
         train=TrainConfig(steps=6000, batch_size=16, lr=5e-4, warmup=200, log_every=25, ckpt_every=250),
     ),
     "gpu": LDMConfig(
         block_channels=(128, 256, 512, 512), layers_per_block=2, attention_levels=(False, True, True, True),
         head_dim=32, norm_groups=32, cross_attention_dim=256, c_in=16, video_dim=256, crop_latent_frames=256,
-        beat_grid=True,
+        beat_grid=True, high_noise_weight=20.0,
         vae_run="runs/vae-gpu", cvsm_run="runs/cvsm-gpu",
         train=TrainConfig(steps=100_000, batch_size=32, lr=1e-4, warmup=1000, log_every=100, ckpt_every=2000),
     ),
 }
 CONFIGS["small-nosdma"] = dataclasses.replace(CONFIGS["small"], sdma=False)  # the ablation
+# The bundled model's first phase (5,000 steps), before the beat grid and the loss weighting;
+# `small` then fine-tunes it (`--init`, docs/TRAINING.md).
+CONFIGS["small-base"] = dataclasses.replace(CONFIGS["small"], beat_grid=False, high_noise_weight=1.0)
+CONFIGS["small-nosdma-base"] = dataclasses.replace(CONFIGS["small-base"], sdma=False)
 
 
 # ----------------------------------------------------------------------------------------- layout
@@ -485,7 +494,8 @@ class LDMStage:
         pred = model(x_t, t, {**controls, "drop_music": drop_music, "drop_video": drop_video},
                      latent_stats={"scale": batch["latent_scale"][0], "silence": batch["silence"][0]})
         err = (pred.float() - target).pow(2)  # (B, 8, crop, 32)
-        loss = err.mean()
+        weight = (1.0 / self.scheduler.alphas_cumprod.to(x0.device)[t]).clamp(max=cfg.high_noise_weight)  # (B,)
+        loss = (weight[:, None, None, None] * err).mean()
         err = err.detach()
         return loss, {"mse_music": float(err[..., :N_BINS].mean()),
                       "mse_sfx": float(err[..., N_BINS:].mean())}

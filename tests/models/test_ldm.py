@@ -175,16 +175,37 @@ def test_fine_tune_starts_from_another_runs_weights(tiny_corpus, tiny_runs, tmp_
     train("ldm", "tiny", run_dir=tmp_path / "old", corpus=tiny_corpus, max_steps=2, progress=False)
     monkeypatch.setitem(ldm.CONFIGS, "tiny", base)
     train("ldm", "tiny", run_dir=tmp_path / "ft", corpus=tiny_corpus, max_steps=1, progress=False,
-          overrides={"init": str(tmp_path / "old"), "lr": 1e-12})
+          overrides={"init": str(tmp_path / "old"), "lr": 1e-12, "new_lr_scale": 1e9})
     first = json.loads((tmp_path / "ft" / "train.log").read_text().splitlines()[0])
     assert first["new_parameters"] == ["beat.bias", "beat.weight"]
     old, new = load_file(tmp_path / "old" / "model.safetensors"), load_file(tmp_path / "ft" / "model.safetensors")
     for k in old:
         if k not in ("latent_scale", "silence"):
             torch.testing.assert_close(new[k], old[k], atol=1e-6, rtol=0, msg=k)
+    assert float(new["beat.weight"].abs().max()) > 1e-4, "the new parameters learn at lr * new_lr_scale"
     assert json.loads((tmp_path / "ft" / "config.json").read_text())["train"]["init"] == str(tmp_path / "old")
     # a run of another shape is not an ancestor
     monkeypatch.setitem(ldm.CONFIGS, "tiny", dataclasses.replace(base, c_in=2))
     with pytest.raises(InputError, match="does not fit this model"):
         train("ldm", "tiny", run_dir=tmp_path / "bad", corpus=tiny_corpus, max_steps=1, progress=False,
               overrides={"init": str(tmp_path / "old")})
+
+
+def test_high_noise_weight_raises_the_loss_of_noisy_steps_only(tiny_corpus, tiny_runs):
+    vae_run, cvsm_run = tiny_runs
+    cfg = dataclasses.replace(TINY, vae_run=str(vae_run), cvsm_run=str(cvsm_run))
+    stage = ldm.LDMStage()
+    data = stage.data(cfg, corpus=tiny_corpus, device=torch.device("cpu"))
+    batch = data.batch(step=0, rank=0, world=1, seed=0)
+    torch.manual_seed(0)
+    model = SoundtrackLDM(cfg)
+    losses = {}
+    for w in (1.0, 20.0):
+        stage.cfg = dataclasses.replace(cfg, high_noise_weight=w)
+        torch.manual_seed(3)  # the same t, noise and dropout draws
+        loss, logs = stage.loss(model, batch, step=0)
+        losses[w] = (float(loss), logs["mse_music"], logs["mse_sfx"])
+    plain, weighted = losses[1.0], losses[20.0]
+    assert plain[0] == pytest.approx((plain[1] + plain[2]) / 2, rel=1e-5)  # weight 1 is the plain MSE
+    assert plain[0] < weighted[0] <= 20 * plain[0] + 1e-6
+    assert weighted[1:] == plain[1:]  # the logged MSEs stay unweighted
