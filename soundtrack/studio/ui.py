@@ -143,7 +143,11 @@ def _control_widgets() -> dict:
                                       min_width=120, elem_id="tempo-auto")
     c["families"] = gr.CheckboxGroup(list(FAMILY_NAMES), value=d["families"], label="Instruments",
                                      info="families the music uses", elem_id="families")
-    with gr.Accordion("Instrument weights (0-1)", open=False):
+    # Accordions holding restorable controls start open, so their children are mounted from the
+    # start: once in CI, settings loaded while "Quality and time" had never been opened showed
+    # the old value when it was (Gradio mounts a closed accordion's children lazily). Closing an
+    # accordion afterwards only hides them.
+    with gr.Accordion("Instrument weights (0-1)", open=True):
         with gr.Row():
             for f in FAMILY_NAMES:
                 c[weight_name(f)] = gr.Slider(0, 1, value=d[weight_name(f)], step=0.01, label=f, min_width=140)
@@ -165,7 +169,7 @@ def _quality_widgets(c: dict) -> gr.Button:
         c["seed"] = gr.Number(value=d["seed"], label="Seed", precision=0, minimum=0, maximum=2**31 - 1,
                               min_width=120, elem_id="seed")
         dice = gr.Button("Random seed", size="md", min_width=120, elem_id="dice")
-    with gr.Accordion("Quality and time", open=False):
+    with gr.Accordion("Quality and time", open=True):
         c["steps"] = gr.Slider(1, MAX_STEPS, value=d["steps"], step=1, label="Sampler steps",
                                info="more: cleaner, slower", elem_id="steps")
         c["snio_iters"] = gr.Slider(0, MAX_SNIO_ITERS, value=d["snio_iters"], step=1,

@@ -82,7 +82,6 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
     # 1. An example video, fast quality, a tempo of our own
     page.get_by_text("Flashes and bounces (8 s)", exact=True).click()
     page.wait_for_selector("#video video", timeout=20_000)
-    page.get_by_text("Quality and time", exact=True).click()
     for elem_id, value in (("steps", "2"), ("snio-iters", "1")):
         box = page.locator(f"#{elem_id} input[type=number]")
         box.fill(value)
@@ -153,7 +152,6 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
     expect(page.locator("#tempo-auto input")).not_to_be_checked()
     expect(page.locator("#tempo input[type=number]")).to_have_value(f"{tempo:g}")
     expect(page.locator("#balance input[type=number]")).to_have_value(balance)
-    page.get_by_text("Quality and time", exact=True).click()
     expect(page.locator("#steps input[type=number]")).to_have_value("2")
     expect(page.locator("#snio-iters input[type=number]")).to_have_value("1")
     page.close()
