@@ -73,7 +73,8 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
     model = stage.build(cfg).to(device)
     data = stage.data(cfg, corpus=corpus, device=device)
     # parameters the init run lacks learn at lr * new_lr_scale (a fine-tune's new component)
-    new = _new_parameters(model, Path(tcfg.init)) if tcfg.init else set()
+    init = _init_weights(Path(tcfg.init)) if tcfg.init else None
+    new = _new_parameters(model, init) if init else set()
     named = [(k, p) for k, p in model.named_parameters() if p.requires_grad]
     groups = [{"params": [p for k, p in named if k not in new], "lr_scale": 1.0},
               {"params": [p for k, p in named if k in new], "lr_scale": tcfg.new_lr_scale}]
@@ -86,8 +87,8 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         step = int(state["step"])
-    elif tcfg.init:
-        _init_from(model, Path(tcfg.init), log=run_dir / "train.log" if rank == 0 else None)
+    elif init:
+        _init_from(model, init, log=run_dir / "train.log" if rank == 0 else None)
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     log_path = run_dir / "train.log"
@@ -129,27 +130,30 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
     return record
 
 
-def _new_parameters(model: torch.nn.Module, run: Path) -> set[str]:
-    """Names of the model's parameters that `run`'s weights do not have."""
-    from safetensors import safe_open
-
+def _init_weights(run: Path) -> Path:
+    """The weights file of the run a fine-tune starts from, or a one-line InputError."""
     weights = run / "model.safetensors"
     if not weights.is_file():
         raise InputError(f"no weights to start from in {run} (missing {weights.name})")
+    return weights
+
+
+def _new_parameters(model: torch.nn.Module, weights: Path) -> set[str]:
+    """Names of the model's parameters that `weights` do not have (read from its header)."""
+    from safetensors import safe_open
+
     with safe_open(os.fspath(weights), framework="pt") as f:
         have = set(f.keys())
     return {k for k, _ in model.named_parameters()} - have
 
 
-def _init_from(model: torch.nn.Module, run: Path, *, log: Path | None) -> None:
+def _init_from(model: torch.nn.Module, weights: Path, *, log: Path | None) -> None:
     """Start from another run's weights. Parameters that run lacks (a component added since)
     keep their initialisation; anything it has that this model does not, or with another
     shape, is an InputError: that run is not this model's ancestor."""
     from safetensors.torch import load_file
 
-    weights = run / "model.safetensors"
-    if not weights.is_file():
-        raise InputError(f"no weights to start from in {run} (missing {weights.name})")
+    run = weights.parent
     state, own = load_file(os.fspath(weights)), model.state_dict()
     foreign = sorted(k for k in state if k not in own or own[k].shape != state[k].shape)
     if foreign:
@@ -234,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // world))
     run = args.run_dir or Path("runs") / f"{args.stage}-{args.config}"
     overrides = {k: v for k, v in (("init", args.init and os.fspath(args.init)), ("steps", args.steps),
-                                   ("lr", args.lr), ("new_lr_scale", args.new_lr_scale)) if v}
+                                   ("lr", args.lr), ("new_lr_scale", args.new_lr_scale)) if v is not None}
     try:
         record = train(args.stage, args.config, run_dir=run, corpus=args.corpus, max_steps=args.max_steps,
                        seed=args.seed, progress=not args.no_progress, check_sync=args.check_sync,
