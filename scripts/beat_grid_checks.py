@@ -95,8 +95,7 @@ def tempo(run: Path, corpus: Path, n: int) -> dict:
         c = Controls.from_labels(lab)
         controls = Controls(instruments=c.instruments, tempo_bpm=c.tempo_bpm, key=c.key, mode=c.mode,
                             intensity=min(1.0, max(0.6, c.intensity)))
-        first_down = int(np.argmin(np.abs(np.asarray(lab["beats"]) - lab["downbeats"][0])))
-        grid = BeatGrid(bpm=lab["tempo_bpm"], first_beat_s=lab["beats"][0], downbeat=first_down % BEATS_PER_BAR)
+        grid = BeatGrid.from_labels(lab)
         for name in rows:
             with no_grid(models.ldm) if name == "none" else contextlib.nullcontext():
                 clip = generate_clip(models, video=arrays.video[i], thumbs=arrays.thumbs[i], controls=controls,

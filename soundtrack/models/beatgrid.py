@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch only where the features are made: video planning stays numpy-only
+    from torch import Tensor
 
 BEATS_PER_BAR = 4  # every corpus item is in 4/4 (docs/DATA.md)
 N_BEAT_FEATURES = 6
@@ -45,9 +46,13 @@ def positions_from_beats(beats: Sequence[float], downbeats: Sequence[float], tim
     pos = np.where(times < beats[0], (times - beats[0]) / period, pos)
     pos = np.where(times > beats[-1], idx[-1] + (times - beats[-1]) / period, pos)
     if len(downbeats):
-        first = int(np.argmin(np.abs(beats - downbeats[0])))  # beat index of the first downbeat
-        pos = pos - (first % BEATS_PER_BAR)
+        pos = pos - (first_downbeat(beats, downbeats) % BEATS_PER_BAR)
     return pos
+
+
+def first_downbeat(beats: Sequence[float], downbeats: Sequence[float]) -> int:
+    """Index of the labelled beat nearest the first labelled downbeat."""
+    return int(np.argmin(np.abs(np.asarray(beats, np.float64) - downbeats[0])))
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,13 @@ class BeatGrid:
     @property
     def period_s(self) -> float:
         return 60.0 / self.bpm
+
+    @classmethod
+    def from_labels(cls, labels: dict) -> BeatGrid:
+        """The steady grid of a corpus item's labels (its tempo, first beat and first downbeat)."""
+        down = first_downbeat(labels["beats"], labels["downbeats"]) if labels["downbeats"] else 0
+        return cls(bpm=float(labels["tempo_bpm"]), first_beat_s=float(labels["beats"][0]),
+                   downbeat=down % BEATS_PER_BAR)
 
     def positions(self, times: np.ndarray) -> np.ndarray:
         """(T,) beat position at `times` (seconds from the start of the video)."""
@@ -102,5 +114,7 @@ def grid_for_video(onset: np.ndarray, *, fps: float, bpm: float,
 
 def beat_features(pos: Tensor) -> Tensor:
     """(...,) beat positions -> (..., 6): sin/cos at the beat, the half bar and the bar."""
+    import torch
+
     angles = [2 * math.pi * pos.float() / n for n in (1.0, 2.0, float(BEATS_PER_BAR))]
     return torch.stack([f(a) for a in angles for f in (torch.sin, torch.cos)], -1)

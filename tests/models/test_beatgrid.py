@@ -49,3 +49,12 @@ def test_beat_features_repeat_every_bar():
     assert f.shape == (50, 6)
     torch.testing.assert_close(f, beat_features(p + BEATS_PER_BAR), atol=1e-5, rtol=0)
     assert not torch.allclose(f, beat_features(p + 1), atol=1e-3)  # but the bar position differs
+
+
+def test_the_steady_grid_of_labels_matches_their_positions():
+    bpm = 136.4
+    beats = 0.3678 + 60.0 / bpm * np.arange(23)
+    labels = {"tempo_bpm": bpm, "beats": list(beats), "downbeats": list(beats[3::4])}
+    times = frame_times(256)
+    np.testing.assert_allclose(BeatGrid.from_labels(labels).positions(times),
+                               positions_from_beats(beats, beats[3::4], times, bpm=bpm), atol=1e-6)
