@@ -485,6 +485,7 @@ class Update:
     iteration: int = 0
     music_mel: Tensor | None = None  # (64, F) preview log-mel of the current window
     sfx_mel: Tensor | None = None
+    grid: BeatGrid | None = None  # the beat grid the music is conditioned on (video time)
     take: Take | None = None
 
 
@@ -630,7 +631,7 @@ class SoundtrackPipeline:
                     history.append(it.scores)
                     x_T = it.x_T
                     yield Update("snio", win.index, n_win, tick(), scores=it.scores, iteration=it.iter,
-                                 music_mel=it.music_mel, sfx_mel=it.sfx_mel)
+                                 music_mel=it.music_mel, sfx_mel=it.sfx_mel, grid=grid)
                 timings["snio"] += time.perf_counter() - t0
                 # 5. Sample the two-stem latent from the optimised noise (sdma.md eqs. 1, 14)
                 t0 = time.perf_counter()
@@ -659,7 +660,8 @@ class SoundtrackPipeline:
                     "output": {k: float(v.mean()) for k, v in final.items()},
                 })
                 yield Update("window", win.index, n_win, done[0] / work, scores=windows_report[-1]["output"],
-                             iteration=settings.snio_iters, music_mel=music_mel[0], sfx_mel=sfx_mel[0])
+                             iteration=settings.snio_iters, music_mel=music_mel[0], sfx_mel=sfx_mel[0],
+                             grid=grid)
         # 8. Join the windows (crossfade over the overlap) and cut to the video's length
         t0 = time.perf_counter()
         n_out = int(round(plan.duration_s * AUDIO.sample_rate))
@@ -685,7 +687,7 @@ class SoundtrackPipeline:
         }
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
                     duration_s=plan.duration_s, events=list(plan.events), noises=noises, report=report)
-        yield Update("done", n_win - 1, n_win, 1.0, scores=report["scores"]["output"], take=take)
+        yield Update("done", n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid, take=take)
 
 
 def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:

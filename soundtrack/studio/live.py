@@ -235,7 +235,7 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
                     rows.extend({"window": f"window {u.window + 1}", "iteration": u.iteration, "score": k,
                                  "value": float(v)} for k, v in u.scores.items())
                 png = preview_dir / f"{len(rows):04d}-{u.kind}-{u.window}.png"
-                audio = render_preview(pipe, u, plan=plan, tempo=tempo, png=png,
+                audio = render_preview(pipe, u, plan=plan, png=png,
                                        title=f"window {u.window + 1}/{u.n_windows}, {label}")
                 total = u.scores.get("total")
                 status = (f"Window {u.window + 1}/{u.n_windows}, {label} ({start}), {tempo:.0f} BPM"
@@ -260,8 +260,7 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
         session.release(cancel)
 
 
-def render_preview(pipe: SoundtrackPipeline, u, *, plan, tempo: float, png: Path,
-                   title: str) -> tuple[int, np.ndarray]:
+def render_preview(pipe: SoundtrackPipeline, u, *, plan, png: Path, title: str) -> tuple[int, np.ndarray]:
     """Vocode an update's preview mels; draw the split spectrogram; return the mix as int16."""
     import torch
 
@@ -276,7 +275,7 @@ def render_preview(pipe: SoundtrackPipeline, u, *, plan, tempo: float, png: Path
     music, sfx = waves[0, :n], waves[1, :n]
     mix = music + sfx
     t0 = window.start_s  # the grid the music is conditioned on, in the window's time
-    grid = plan.beat_grid(tempo).beats_between(t0, t0 + n / AUDIO.sample_rate) - t0
+    grid = u.grid.beats_between(t0, t0 + n / AUDIO.sample_rate) - t0
     spectrogram_png(png, music16=music, sfx16=sfx, mix16=mix, events=plan.window_events(window),
                     beats=np.zeros(0), grid_beats=grid, title=title)
     peak = float(np.abs(mix).max()) if n else 0.0
