@@ -9,10 +9,11 @@ The whole video, as the studio and `python -m soundtrack generate` run it:
         ...                                                      # iteration and per window
 
 :meth:`SoundtrackPipeline.stream` reads top to bottom as numbered steps: analyse the video
-once, CVSM tokens and conditions per 10.24 s window, the outpainted overlap, SNIO on the
-starting noise (docs/method/snio.md), the guided sampler (docs/method/sdma.md eqs. 1, 14),
-the VAE decoder and the vocoder, then the windows joined and mixed. One 10.24 s window
-without SNIO, from model inputs rather than a file (evaluation, tests):
+once, CVSM tokens and conditions per 10.24 s window, the outpainted overlap, the guided
+sampler (docs/method/sdma.md eqs. 1, 14, 14b) up to SNIO's step, SNIO on that latent
+(docs/method/snio.md), the rest of the sampler, the VAE decoder and the vocoder, then the
+windows joined and mixed. One 10.24 s window without SNIO or grid guidance, from model
+inputs rather than a file (evaluation, tests):
 
     models = load_models(vae_run=..., vocoder_run=..., cvsm_run=..., ldm_run=...)
     video, thumbs = video_inputs("clip.mp4", start_s=0.0)  # (256, 14), (256, 3, 32, 32) uint8
@@ -24,6 +25,7 @@ Per-request settings are arguments; nothing is global.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -403,7 +405,7 @@ class Settings:
     seed: int = 0
     steps: int = 10
     guidance: float = 3.0
-    snio_iters: int = 2
+    snio_iters: int = 3
 
     def __post_init__(self) -> None:
         tempo = self.tempo
@@ -500,7 +502,7 @@ class Take:
     mix: object  # soundtrack.audio.mix.Mix: 48 kHz stereo music, sfx, mix
     duration_s: float
     events: list  # VisualEvent, whole-video times
-    noises: list[Tensor]  # per window, the (optimised) starting noise: warm start of the next take
+    noises: list[Tensor]  # per window, SNIO's offset to the latent it optimised: warm start of the next take
     report: dict
 
 
@@ -511,12 +513,16 @@ class SoundtrackPipeline:
     per-call state), so concurrent requests are safe and run one after another.
     """
 
-    def __init__(self, models: Models, *, snio_lr: float = 0.08, surrogate_steps: int = 1) -> None:
+    def __init__(self, models: Models, *, snio: SNIOConfig | None = None,
+                 grid_guidance: float | None = None) -> None:
+        from soundtrack.sampling.sample import GRID_GUIDANCE
         from soundtrack.sampling.scores import Scorer
+        from soundtrack.sampling.snio import SNIOConfig
 
         self.models = models
         self.scorer = Scorer(cvsm=models.cvsm, instruments=models.instruments)
-        self.snio_lr, self.surrogate_steps = snio_lr, surrogate_steps
+        self.snio = snio or SNIOConfig()  # everything but `iters`, which is a per-request setting
+        self.grid_guidance = GRID_GUIDANCE if grid_guidance is None else float(grid_guidance)
         self._lock = threading.Lock()
         self._plans: dict[tuple, object] = {}
 
@@ -550,15 +556,15 @@ class SoundtrackPipeline:
                on_step: Callable[[float], None] | None = None) -> Iterator[Update]:
         """Generate, yielding an :class:`Update` per SNIO iteration and per window, then "done".
 
-        init_noise: the `noises` of an earlier take of the same video (warm start: SNIO goes on
-        from there instead of from the seed's noise); cancel: set it to stop at the next
+        init_noise: the `noises` of an earlier take of the same video and seed (warm start: SNIO
+        goes on from the latent offsets it ended with there); cancel: set it to stop at the next
         iteration or sampler step (raises soundtrack.sampling.snio.Cancelled); on_step(progress).
         """
         from soundtrack.models.cvsm import video_tokens
         from soundtrack.models.ldm import LATENT_CHANNELS, N_BINS
-        from soundtrack.sampling.snio import Cancelled, SNIOConfig, decode_stems, snio
+        from soundtrack.sampling.sample import Sampler
         from soundtrack.sampling.scores import ScoreTargets, mean_scores
-        from soundtrack.sampling.sample import sample
+        from soundtrack.sampling.snio import Cancelled, decode_stems, project_to_shell, snio
         from soundtrack.video.plan import OVERLAP_FRAMES, WINDOW_FRAMES
 
         # 1. Check inputs and analyse the video (cached)
@@ -578,11 +584,10 @@ class SoundtrackPipeline:
         shape = (1, LATENT_CHANNELS, WINDOW_FRAMES, 2 * N_BINS)
         generator = torch.Generator().manual_seed(settings.seed)
         seed_noise = [torch.randn(shape, generator=generator) for _ in windows]  # window k: k-th draw
-        if init_noise is not None and len(init_noise) == n_win and all(n.shape == shape for n in init_noise):
-            starts = [n.detach().clone() for n in init_noise]
-        else:
-            starts = seed_noise
-        snio_cfg = SNIOConfig(iters=settings.snio_iters, lr=self.snio_lr, surrogate_steps=self.surrogate_steps)
+        warm = init_noise is not None and len(init_noise) == n_win and all(n.shape == shape for n in init_noise)
+        offsets = [n.detach().clone() for n in init_noise] if warm else [torch.zeros(shape) for _ in windows]
+        snio_cfg = dataclasses.replace(self.snio, iters=settings.snio_iters)
+        k_snio = snio_cfg.step(settings.steps)  # SNIO optimises the latent before this sampler step
         work = n_win * (settings.snio_iters + 1 + settings.steps)  # units: iterations + sampler steps
         done = [0]
 
@@ -609,6 +614,7 @@ class SoundtrackPipeline:
                     beat_pos = torch.from_numpy(plan.window_beats(grid, win))[None].to(dev)  # (1, 256)
                     cond = m.ldm.encode_conditions(video_tokens=enc.tokens, beat_pos=beat_pos,
                                                    **controls.tensors(dev))
+                    gridless = m.ldm.encode_conditions(video_tokens=enc.tokens, **controls.tensors(dev))
                 timings["cvsm"] += time.perf_counter() - t0
                 events = plan.window_events(win)
                 targets = ScoreTargets.make(tempo_bpm=tempo, instruments=controls.instruments,
@@ -621,37 +627,45 @@ class SoundtrackPipeline:
                     mask = torch.zeros(shape, device=dev)
                     known[:, :, :OVERLAP_FRAMES] = prev[:, :, WINDOW_FRAMES - OVERLAP_FRAMES:]
                     mask[:, :, :OVERLAP_FRAMES] = 1.0
-                # 4. SNIO on the starting noise (Algorithm 1), streamed
+                # 4. The guided sampler (sdma.md eqs. 1, 14, 14b) up to SNIO's step k
+                t0 = time.perf_counter()
+                sampler = Sampler(m.ldm, cond, steps=settings.steps, noise=seed_noise[win.index].to(dev),
+                                  guidance=settings.guidance, known=known, mask=mask, gridless=gridless,
+                                  grid_guidance=self.grid_guidance)
+                with torch.no_grad():
+                    x = sampler.run(sampler.start(), 0, k_snio, callback=lambda info: tick())
+                    x_k = x + offsets[win.index].to(dev)  # warm start: where the last take's SNIO ended
+                    if k_snio == 0 and warm:  # the starting noise stays on its Gaussian shell (eq. 11)
+                        x_k = project_to_shell(x_k)
+                timings["sample"] += time.perf_counter() - t0
+                # 5. SNIO on the latent x_{t_k} (Algorithm 1), streamed
                 t0 = time.perf_counter()
                 history = []
-                x_T = starts[win.index].to(dev)
-                for it in snio(m.ldm, m.vae, self.scorer, cond, targets, x_T, cfg=snio_cfg,
-                               guidance=settings.guidance, video_embed=enc.embed, known=known, mask=mask,
-                               cancel=cancel):
+                for it in snio(sampler, m.vae, self.scorer, targets, x_k, step=k_snio, cfg=snio_cfg,
+                               video_embed=enc.embed, cancel=cancel):
                     history.append(it.scores)
-                    x_T = it.x_T
+                    x_k = it.x
                     yield Update("snio", win.index, n_win, tick(), scores=it.scores, iteration=it.iter,
                                  music_mel=it.music_mel, sfx_mel=it.sfx_mel, grid=grid)
                 timings["snio"] += time.perf_counter() - t0
-                # 5. Sample the two-stem latent from the optimised noise (sdma.md eqs. 1, 14)
+                # 6. The rest of the sampler from the optimised latent
                 t0 = time.perf_counter()
                 with torch.no_grad():
-                    z = sample(m.ldm, cond, shape=shape, steps=settings.steps, guidance=settings.guidance,
-                               x_T=x_T, known=known, mask=mask, callback=lambda info: tick())
+                    z = sampler.run(x_k, k_snio, callback=lambda info: tick())
                 timings["sample"] += time.perf_counter() - t0
-                # 6. Decode both stems; score the sampled result with the same scores
+                # 7. Decode both stems; score the sampled result with the same scores
                 t0 = time.perf_counter()
                 with torch.no_grad():
                     music_mel, sfx_mel = decode_stems(m.vae, z, m.ldm.latent_scale)  # (1, 64, 1024) each
                     final = self.scorer(music_mel, sfx_mel, targets, video_embed=enc.embed)
                 timings["decode"] += time.perf_counter() - t0
-                # 7. Vocode both stems in one batch
+                # 8. Vocode both stems in one batch
                 t0 = time.perf_counter()
                 with torch.no_grad():
                     wave = vocode(m.vocoder, torch.cat([music_mel, sfx_mel])).float().cpu().numpy()  # (2, T)
                 timings["vocode"] += time.perf_counter() - t0
                 prev = z
-                noises.append(x_T.detach().cpu())
+                noises.append((x_k - x).detach().cpu())  # SNIO's offset: the next take's warm start
                 latents.append(z.cpu())
                 waves.append(wave)
                 windows_report.append({
@@ -662,11 +676,11 @@ class SoundtrackPipeline:
                 yield Update("window", win.index, n_win, done[0] / work, scores=windows_report[-1]["output"],
                              iteration=settings.snio_iters, music_mel=music_mel[0], sfx_mel=sfx_mel[0],
                              grid=grid)
-        # 8. Join the windows (crossfade over the overlap) and cut to the video's length
+        # 9. Join the windows (crossfade over the overlap) and cut to the video's length
         t0 = time.perf_counter()
         n_out = int(round(plan.duration_s * AUDIO.sample_rate))
         music16, sfx16 = (join_windows([w[i] for w in waves], n_out) for i in (0, 1))
-        # 9. Mix: effects panned by where they happen in the picture, balance, loudness, true peak
+        # 10. Mix: effects panned by where they happen in the picture, balance, loudness, true peak
         from soundtrack.audio.mix import mix_stems, pan_curve
 
         pan = pan_curve([e.time for e in plan.events], [e.x for e in plan.events], n_samples=n_out,
@@ -677,6 +691,7 @@ class SoundtrackPipeline:
         report = {
             "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
             "tempo_auto": settings.tempo == "auto", "beat_grid": grid.to_dict(), "models": m.runs(),
+            "sampler": {"grid_guidance": self.grid_guidance, "snio_at_step": k_snio, "snio_lr": snio_cfg.lr},
             "video": {"file": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
             "windows": windows_report, "timings_s": timings,
             "scores": {"before_snio": mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),

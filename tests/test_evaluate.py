@@ -121,3 +121,16 @@ def test_evaluate_controls_runs_and_reports_both_samplings(tmp_path):
         assert s["inst_requested_detected"] is not None  # the tiny judge is bundled
     assert [r["tempo"] for r in result["rows"]["snio"]] == [60.0, 75.0]
     assert "| plain (no SNIO) | 2 |" in markdown(result)
+
+
+def test_controls_sync_f1_with_and_without_event_free_videos():
+    """Onsets on a video without events are false positives of the pooled F1 only."""
+    from soundtrack.evaluate_controls import _summary
+
+    def row(hits, ref, est):
+        return {"tempo_ok": True, "balance_err_db": 0.0, "sync_hits": hits, "sync_ref": ref, "sync_est": est,
+                "scores": {}}
+
+    s = _summary([row(8, 10, 10), row(0, 0, 6)])
+    assert s["sync_f1_with_events"] == pytest.approx(0.8)
+    assert s["sync_f1"] == pytest.approx(2 * 0.5 * 0.8 / 1.3)

@@ -1,6 +1,7 @@
 """The sampler: classifier-free-guided DPM-Solver++ (2M) or DDIM over the two-stem latent.
 
-A plain function with a per-step callback, as k-diffusion's samplers:
+A plain function with a per-step callback, as k-diffusion's samplers (and `Sampler`, the same
+run resumable between steps, for SNIO at an intermediate step):
 
     cond = model.encode_conditions(video_tokens=..., instruments=..., ...)   # once
     z = sample(model, cond, shape=(1, 8, 256, 32), steps=25, guidance=3.0,
@@ -15,9 +16,10 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from soundtrack.models.ldm import Conditions, SoundtrackLDM, split_stems
+from soundtrack.models.ldm import N_BINS, Conditions, SoundtrackLDM, split_stems
 
 SCHEDULERS = ("dpm++", "ddim")
 
@@ -43,10 +45,99 @@ def denoised_from(model_output: Tensor, x_t: Tensor, alpha_cumprod: Tensor, pred
     return a * x_t - s * model_output  # v_prediction
 
 
+GRID_GUIDANCE = 5.0  # w_g of eq. (14b): how hard the sampler leans on the beat grid
+GRID_UNTIL = 0.5  # eq. (14b) acts on the first half of the steps, where a clip's pulse is decided
+
+
+class Sampler:
+    """One guided sampling run over fixed conditions, resumable between steps.
+
+    `run(x, start, stop)` takes sampler steps [start, stop); calling it twice with the same
+    Sampler continues the same scheduler (DPM-Solver++ keeps its history), so SNIO can
+    optimise the latent between two calls (docs/method/snio.md §3). `guided(x, t)` is the
+    differentiable guided model output the SNIO surrogate reuses.
+
+    Guidance (docs/method/sdma.md eqs. 14, 14b): eps = eps(∅) + w (eps(c) - eps(∅)) +
+    w_g (eps(c) - eps(c without the beat grid)), the grid term on the music stem's half of
+    the latent and the first `grid_until` of the steps; all branches are one UNet batch.
+    noise: the window's starting noise, which also noises the held region of `known`/`mask`
+    (outpainting, snio.md eq. 12).
+    """
+
+    def __init__(self, model: SoundtrackLDM, cond: Conditions, *, steps: int, noise: Tensor,
+                 guidance: float = 3.0, scheduler: str = "dpm++", known: Tensor | None = None,
+                 mask: Tensor | None = None, gridless: Conditions | None = None,
+                 grid_guidance: float = 0.0, grid_until: float = GRID_UNTIL) -> None:
+        B, Tl = cond.batch_size, cond.frames
+        if noise.shape[0] != B or noise.shape[2] != Tl:
+            raise ValueError(f"conditions are for batch {B} x {Tl} frames, shape is {tuple(noise.shape)}")
+        if known is not None:
+            assert mask is not None and known.shape == mask.shape == noise.shape, f"{known.shape=} {noise.shape=}"
+        self.model, self.guidance, self.grid_guidance = model, float(guidance), float(grid_guidance)
+        self.noise, self.known, self.mask = noise, known, mask
+        self.sched = make_scheduler(model, scheduler)
+        self.sched.set_timesteps(steps, device=noise.device)
+        self.timesteps = list(self.sched.timesteps)
+        self.acp = self.sched.alphas_cumprod.to(noise.device)
+        self.grid_steps = int(round(grid_until * steps)) if gridless is not None and grid_guidance else 0
+        parts = [cond] if self.guidance == 1.0 else [cond, model.null_conditions(batch=B, frames=Tl)]
+        self.plain = Conditions.cat(parts) if len(parts) > 1 else cond  # (cond[, ∅])
+        self.with_grid = Conditions.cat([*parts, gridless]) if self.grid_steps else None  # (cond[, ∅], no grid)
+
+    @property
+    def steps(self) -> int:
+        return len(self.timesteps)
+
+    def alpha(self, t: Tensor | int) -> Tensor:
+        return self.acp[int(t)]
+
+    def start(self) -> Tensor:
+        """x at step 0: the starting noise scaled to the scheduler's first sigma."""
+        return self.noise * self.sched.init_noise_sigma
+
+    def guided(self, x: Tensor, t: Tensor, *, grid: bool) -> Tensor:
+        """The guided model output at x_t (eqs. 14, 14b); differentiable in x."""
+        both = self.with_grid if grid and self.with_grid is not None else self.plain
+        n = both.batch_size // x.shape[0]
+        outs = self.model(torch.cat([x] * n) if n > 1 else x, t, both).chunk(n)
+        if n == 1:
+            return outs[0]
+        out = outs[1] + self.guidance * (outs[0] - outs[1]) if self.guidance != 1.0 else outs[0]
+        if both is self.with_grid:  # eq. (14b), on the music stem's half of the latent only
+            out = out + self.grid_guidance * F.pad((outs[0] - outs[-1])[..., :N_BINS], (0, N_BINS))
+        return out
+
+    def hold(self, x: Tensor, t: Tensor | int) -> Tensor:
+        """Outpainting (snio.md eq. 12): the known region at t's noise level, with the window's noise."""
+        if self.known is None:
+            return x
+        a = self.alpha(t)
+        return self.mask * (a.sqrt() * self.known + (1 - a).sqrt() * self.noise) + (1 - self.mask) * x
+
+    def finish(self, x: Tensor) -> Tensor:
+        """The clean latent with the known region exactly as given."""
+        return x if self.known is None else self.mask * self.known + (1 - self.mask) * x
+
+    def run(self, x: Tensor, start: int = 0, stop: int | None = None,
+            callback: Callable[[dict], None] | None = None) -> Tensor:
+        """Sampler steps [start, stop) from x (the latent before step `start`); the latent after them."""
+        stop = self.steps if stop is None else stop
+        for i in range(start, stop):
+            t = self.timesteps[i]
+            x = self.hold(x, t)
+            out = self.guided(self.sched.scale_model_input(x, t), t, grid=i < self.grid_steps)
+            if callback is not None:
+                denoised = denoised_from(out, x, self.alpha(t), self.model.cfg.prediction_type)
+                callback({"i": i, "t": int(t), "x": x, "denoised": denoised})
+            x = self.sched.step(out, t, x).prev_sample  # deterministic: DPM-Solver++ 2M / DDIM with eta 0
+        return self.finish(x) if stop == self.steps else x
+
+
 def sample(model: SoundtrackLDM, cond: Conditions, *, shape: tuple[int, int, int, int], steps: int = 25,
            guidance: float = 3.0, scheduler: str = "dpm++", generator: torch.Generator | None = None,
            x_T: Tensor | None = None, callback: Callable[[dict], None] | None = None,
-           known: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
+           known: Tensor | None = None, mask: Tensor | None = None, gridless: Conditions | None = None,
+           grid_guidance: float = 0.0) -> Tensor:
     """Scaled latents (B, 8, Tl, 32) = concat(music, effects) drawn from the model given `cond`.
 
     guidance: CFG scale w (eq. 14); 1 evaluates only the conditional branch.
@@ -54,45 +145,20 @@ def sample(model: SoundtrackLDM, cond: Conditions, *, shape: tuple[int, int, int
     known, mask (B, 8, Tl, 32): outpainting (docs/method/snio.md eq. 12): where mask is 1 the
     latent is held at `known` (noised to each step's level with x_T's own noise), so a window
     continues the previous one's overlap; mask 0 is generated.
-    Runs with autograd as the caller has it: wrap in `torch.no_grad()` unless optimising through it (SNIO).
+    gridless, grid_guidance: `cond` without the beat grid and the weight w_g of eq. (14b); 0 = off.
+    Runs with autograd as the caller has it: wrap in `torch.no_grad()` unless optimising through it.
     """
-    # 1. Check inputs
     B, C, Tl, W = shape
     if cond.batch_size != B or cond.frames != Tl:
         raise ValueError(f"conditions are for batch {cond.batch_size} x {cond.frames} frames, "
                          f"shape is {shape}")
     device = cond.tokens.device
-    # 2. Scheduler and starting noise
-    sched = make_scheduler(model, scheduler)
-    sched.set_timesteps(steps, device=device)
     if x_T is None:
         x_T = torch.randn(shape, generator=generator, device=generator.device if generator else device)
     assert x_T.shape == tuple(shape), f"{x_T.shape=} vs {shape=}"
-    x = x_T.to(device) * sched.init_noise_sigma
-    # 3. Conditions for CFG: conditional and NULL in one batch of 2B
-    use_cfg = guidance != 1.0
-    both = Conditions.cat([cond, model.null_conditions(batch=B, frames=Tl)]) if use_cfg else cond
-    acp = sched.alphas_cumprod.to(device)
-    if known is not None:
-        assert mask is not None and known.shape == mask.shape == tuple(shape), f"{known.shape=} {shape=}"
-        noise = x_T.to(device)
-    # 4. Denoising loop
-    timesteps = list(sched.timesteps)
-    for i, t in enumerate(timesteps):
-        if known is not None:  # eq. (12): hold the known region at this step's noise level
-            x = mask * (acp[t.long()].sqrt() * known + (1 - acp[t.long()]).sqrt() * noise) + (1 - mask) * x
-        x_in = sched.scale_model_input(torch.cat([x, x]) if use_cfg else x, t)
-        out = model(x_in, t, both)  # (B or 2B, 8, Tl, 32)
-        if use_cfg:
-            out_c, out_u = out.chunk(2)
-            out = out_u + guidance * (out_c - out_u)  # eq. (14)
-        if callback is not None:
-            denoised = denoised_from(out, x, acp[t.long()], model.cfg.prediction_type)
-            callback({"i": i, "t": int(t), "x": x, "denoised": denoised})
-        x = sched.step(out, t, x).prev_sample  # deterministic: DPM-Solver++ 2M / DDIM with eta 0
-    if known is not None:
-        x = mask * known + (1 - mask) * x
-    return x
+    sampler = Sampler(model, cond, steps=steps, noise=x_T.to(device), guidance=guidance, scheduler=scheduler,
+                      known=known, mask=mask, gridless=gridless, grid_guidance=grid_guidance)
+    return sampler.run(sampler.start(), callback=callback)
 
 
 @torch.no_grad()

@@ -22,7 +22,9 @@ from soundtrack.config import AUDIO
 from soundtrack.data.families import FAMILY_NAMES
 
 FRAME_RATE = AUDIO.sample_rate / AUDIO.hop_length  # 100 mel frames per second
-TEMPO_GRID = torch.arange(50.0, 221.0, 1.0)  # BPM candidates of the tempo posterior (eq. 3)
+ACF_WINDOW, ACF_HOP = 800, 56  # 8 s autocorrelation frames (librosa's ac_size), hop 0.56 s (eq. 2)
+TEMPO_LAGS = torch.arange(27, 121)  # beat periods in frames: 222-50 BPM (eq. 3)
+TEMPO_TEMPERATURE = 0.25  # softness of the argmax over tempi (eq. 3)
 TEMPO_TOLERANCE = 0.03  # a candidate within 3 % of the request counts as the request (eq. 3)
 SYNC_SIGMA_S = 0.03  # width of the bump each visual event puts in the target train (eq. 5)
 BALANCE_RANGE_DB = 12.0  # raw-stem loudness targets are clipped to +-12 dB (eq. 6)
@@ -61,25 +63,25 @@ def event_train(events_s: Tensor, n_frames: int, *, sigma_s: float = SYNC_SIGMA_
 
 # --------------------------------------------------------------------------------------- scores
 def tempo_log_posterior(env: Tensor, bpm: Tensor) -> Tensor:
-    """log P(tempo within 3 % of `bpm`) under a Fourier-tempogram posterior (eqs. 2-3).
+    """log P(tempo within 3 % of `bpm`) under librosa's tempo decision made soft (eqs. 2-3).
 
-    env (B, F) onset envelope at 100 frames/s; bpm (B,). The tempogram power at each grid
-    tempo b is |sum_t (env_t - mean) exp(-2 pi i b t / 6000)|^2 (plus half the power at 2b, so
-    a beat that also has off-beat eighths is still heard at b); the posterior is a softmax
-    over the grid of the log powers.
+    env (B, F) onset envelope at 100 frames/s; bpm (B,). As librosa.feature.tempo: the
+    autocorrelation of 8 s Hann-windowed frames of the envelope (hop 0.56 s), each normalised
+    by its lag-0 value and averaged, read at the integer lags of 50-222 BPM and weighted by
+    the log-normal prior around 120 BPM (one octave); librosa takes the argmax, the score a
+    softmax at temperature TEMPO_TEMPERATURE.
     """
-    B, n = env.shape
-    grid = TEMPO_GRID.to(env)  # (G,)
-    x = env - env.mean(-1, keepdim=True)  # (B, F)
-    t = torch.arange(n, device=env.device, dtype=env.dtype) / FRAME_RATE  # (F,) seconds
-
-    def power(b: Tensor) -> Tensor:  # (G,) BPM -> (B, G)
-        phase = 2 * math.pi * (b[:, None] / 60.0) * t[None, :]  # (G, F)
-        return (x @ phase.cos().T) ** 2 + (x @ phase.sin().T) ** 2
-
-    gram = power(grid) + 0.5 * power(2 * grid)  # (B, G), eq. (2)
-    logp = torch.log(gram + 1e-8).log_softmax(-1)  # (B, G), eq. (3)
-    near = (grid[None, :] / bpm[:, None].to(env) - 1).abs() <= TEMPO_TOLERANCE  # (B, G)
+    win, hop = ACF_WINDOW, ACF_HOP
+    frames = F.pad(env, (win // 2, win // 2)).unfold(-1, win, hop)  # (B, W, win)
+    frames = frames * torch.hann_window(win, periodic=False, device=env.device, dtype=env.dtype)
+    power = torch.fft.rfft(frames, n=2 * win).abs() ** 2
+    acf = torch.fft.irfft(power, n=2 * win)[..., :win]  # (B, W, win), eq. (2)
+    acf = (acf / acf[..., :1].clamp_min(1e-8)).mean(1)  # (B, win)
+    lags = TEMPO_LAGS.to(env.device)
+    bpms = 60.0 * FRAME_RATE / lags.to(env.dtype)  # (L,)
+    log_prior = -0.5 * torch.log2(bpms / 120.0) ** 2
+    logp = ((acf[:, lags].clamp_min(1e-6).log() + log_prior) / TEMPO_TEMPERATURE).log_softmax(-1)  # eq. (3)
+    near = (bpms[None, :] / bpm[:, None].to(env) - 1).abs() <= TEMPO_TOLERANCE  # (B, L)
     return torch.logsumexp(logp.masked_fill(~near, float("-inf")), -1)  # (B,)
 
 

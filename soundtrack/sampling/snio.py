@@ -1,16 +1,21 @@
-"""SNIO: score-guided noise iterative optimisation of the starting noise (docs/method/snio.md).
+"""SNIO: score-guided noise iterative optimisation (docs/method/snio.md).
 
-A generator, as the studio streams it: each `next()` is one iteration and yields the
-scores and the preview mels of the current noise; the caller may stop at any point (cancel)
-and keeps the last noise (warm start for the next control change).
+The noisy latent x_{t_k} the sampler holds before step k (k = 0: the starting noise x_T) is
+moved by gradient ascent on the scores of its decoded result, then sampling goes on from it.
+A generator, as the studio streams it: each `next()` is one iteration and yields the scores
+and the preview mels of the current latent; the caller may stop at any point (cancel).
 
-    for it in snio(model, vae, scorer, cond, targets, x_T, cfg=SNIOConfig(iters=3)):
+    sampler = Sampler(model, cond, steps=10, noise=x_T)
+    k = cfg.step(sampler.steps)
+    x = sampler.run(sampler.start(), 0, k)          # the first k steps
+    for it in snio(sampler, vae, scorer, targets, x, step=k, cfg=cfg):
         show(it.scores, it.music_mel, it.sfx_mel)
-    x_T = it.x_T                      # the optimised noise, on the Gaussian shell
+    z = sampler.run(it.x, k)                        # the rest, from the optimised latent
 
-The gradient runs through a K-step DDIM surrogate of the sampler (eq. 9; K = 1 is a
-one-step surrogate as DITTO-2, K > 1 with optional gradient checkpointing as DITTO) and the
-VAE decoder into the scores of soundtrack/sampling/scores.py.
+The gradient runs through a K-step DDIM surrogate of the sampler from step k (eq. 9; K = 1
+is the sampler's own clean-latent prediction, as DITTO-2's one-step surrogate; K > 1 with
+optional gradient checkpointing as DITTO) and the VAE decoder into the scores of
+soundtrack/sampling/scores.py.
 """
 from __future__ import annotations
 
@@ -23,8 +28,8 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from soundtrack.models.ldm import Conditions, SoundtrackLDM, split_stems
-from soundtrack.sampling.sample import denoised_from, make_scheduler
+from soundtrack.models.ldm import split_stems
+from soundtrack.sampling.sample import Sampler, denoised_from
 from soundtrack.sampling.scores import Scorer, ScoreTargets
 
 
@@ -34,63 +39,55 @@ class Cancelled(Exception):
 
 @dataclass(frozen=True)
 class SNIOConfig:
-    iters: int = 2  # N of eq. (10); 0 = plain sampling
-    lr: float = 0.08  # Adam step on the noise (eq. 10)
+    iters: int = 3  # N of eq. (10); 0 = plain sampling
+    lr: float = 0.05  # Adam step on the noisy latent (eq. 10)
+    at: float = 0.3  # where: the latent after round(at * steps) sampler steps (eq. 10b; 0 = x_T, as DITTO)
     surrogate_steps: int = 1  # K of eq. (9)
     checkpoint: bool = False  # recompute UNet activations in the backward pass (memory for time)
-    shell: bool = True  # project onto the Gaussian shell ||x|| = sqrt(D) after each step (eq. 11)
+    shell: bool = True  # at x_T only: project onto the Gaussian shell ||x|| = sqrt(D) after each step (eq. 11)
+
+    def step(self, steps: int) -> int:
+        """The sampler step k before which the latent is optimised, for a run of `steps` steps."""
+        return min(steps - 1, max(0, int(round(self.at * steps))))
 
 
 @dataclass
 class Iteration:
-    """What one SNIO iteration shows: scores of the noise `x_T` *before* its update."""
+    """What one SNIO iteration shows: scores of the latent `x` *before* its update."""
 
-    iter: int  # 0 .. iters; iteration `iters` is the final noise, scored without a step
+    iter: int  # 0 .. iters; iteration `iters` is the final latent, scored without a step
     scores: dict[str, float]
     music_mel: Tensor  # (64, F) preview (the surrogate's decoded music stem)
     sfx_mel: Tensor  # (64, F)
-    x_T: Tensor  # (1, 8, Tl, 32) the noise these scores belong to (detached)
+    x: Tensor  # (1, 8, Tl, 32) the noisy latent these scores belong to (detached)
 
 
-def noised(known: Tensor, noise: Tensor, alpha_cumprod: Tensor) -> Tensor:
-    """q(x_t | x_0 = known) with the given noise: sqrt(a) known + sqrt(1 - a) noise."""
-    return alpha_cumprod.sqrt() * known + (1 - alpha_cumprod).sqrt() * noise
+def surrogate(sampler: Sampler, x: Tensor, *, step: int = 0, steps: int = 1,
+              use_checkpoint: bool = False) -> Tensor:
+    """The K-step DDIM estimate of the clean latent from x, the latent before sampler step `step` (eq. 9).
 
-
-def surrogate(model: SoundtrackLDM, both: Conditions, x_T: Tensor, *, steps: int, guidance: float,
-              known: Tensor | None = None, mask: Tensor | None = None, use_checkpoint: bool = False) -> Tensor:
-    """The K-step DDIM estimate of the clean latent from x_T (eq. 9), differentiable in x_T.
-
-    both: the conditional and NULL conditions concatenated (batch 2, eq. 14); known/mask
-    (1, 8, Tl, 32): an outpainting region held at the previous window's latent (eq. 12).
+    K = `steps` DDIM (eta 0) steps from that step's timestep t_k down to 0, each with the
+    sampler's guidance (grid term included) and outpainting hold; differentiable in x.
+    K = 1 is the sampler's own x0 prediction at step k (DITTO-2's one-step surrogate).
     """
-    sched = make_scheduler(model, "ddim")
-    sched.set_timesteps(steps, device=x_T.device)
-    acp = sched.alphas_cumprod.to(x_T.device)
-    timesteps = list(sched.timesteps)
-    x = x_T
-    x0 = x_T
-    for k, t in enumerate(timesteps):
-        a_t = acp[t.long()]
-        if known is not None:
-            x = mask * noised(known, x_T, a_t) + (1 - mask) * x  # eq. (12)
+    t_k = int(sampler.timesteps[step])
+    ts = [round(t_k * (steps - j) / steps) for j in range(steps)]  # t_k, ..., t_k / K
+    pred = sampler.model.cfg.prediction_type
+    x0 = x
+    for j, t in enumerate(ts):
+        a_t = sampler.alpha(t)
+        x = sampler.hold(x, t)
+        tt = torch.tensor(t, device=x.device)
         if use_checkpoint and torch.is_grad_enabled():
-            out = checkpoint(_guided, model, both, x, t, guidance, use_reentrant=False)
+            out = checkpoint(lambda v: sampler.guided(v, tt, grid=True), x, use_reentrant=False)
         else:
-            out = _guided(model, both, x, t, guidance)
-        x0 = denoised_from(out, x, a_t, model.cfg.prediction_type)  # (1, 8, Tl, 32)
-        if k + 1 < len(timesteps):  # DDIM, eta = 0: x_{t'} = sqrt(a') x0 + sqrt(1 - a') eps
-            a_next = acp[timesteps[k + 1].long()]
+            out = sampler.guided(x, tt, grid=True)
+        x0 = denoised_from(out, x, a_t, pred)
+        if j + 1 < len(ts):  # DDIM, eta = 0: x_{t'} = sqrt(a') x0 + sqrt(1 - a') eps
+            a_next = sampler.alpha(ts[j + 1])
             eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
             x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
-    if known is not None:
-        x0 = mask * known + (1 - mask) * x0
-    return x0
-
-
-def _guided(model: SoundtrackLDM, both: Conditions, x: Tensor, t: Tensor, guidance: float) -> Tensor:
-    out_c, out_u = model(torch.cat([x, x]), t, both).chunk(2)
-    return out_u + guidance * (out_c - out_u)  # eq. (14) of sdma.md
+    return sampler.finish(x0)
 
 
 def decode_stems(vae: torch.nn.Module, z: Tensor, scaling: Tensor | float) -> tuple[Tensor, Tensor]:
@@ -105,23 +102,22 @@ def project_to_shell(x: Tensor) -> Tensor:
     return x * math.sqrt(x.numel()) / x.norm().clamp_min(1e-8)
 
 
-def snio(model: SoundtrackLDM, vae: torch.nn.Module, scorer: Scorer, cond: Conditions, targets: ScoreTargets,
-         x_T: Tensor, *, cfg: SNIOConfig = SNIOConfig(), guidance: float = 3.0,
-         video_embed: Tensor | None = None, known: Tensor | None = None, mask: Tensor | None = None,
+def snio(sampler: Sampler, vae: torch.nn.Module, scorer: Scorer, targets: ScoreTargets, x: Tensor, *,
+         step: int = 0, cfg: SNIOConfig = SNIOConfig(), video_embed: Tensor | None = None,
          cancel: threading.Event | None = None) -> Iterator[Iteration]:
-    """Algorithm 1 of docs/method/snio.md: gradient ascent on J(x_T) with Adam, on the shell.
+    """Algorithm 1 of docs/method/snio.md: gradient ascent on J with Adam on the latent x_{t_k}.
 
-    Yields iterations 0 .. cfg.iters (the last one scores the final noise without a step).
-    Raises :class:`Cancelled` between iterations once `cancel` is set. Model weights are
-    never updated (their gradients are not even computed).
+    x is the latent before sampler step `step` (k; k = 0: the starting noise, kept on the
+    Gaussian shell). Yields iterations 0 .. cfg.iters (the last one scores the final latent
+    without a step). Raises :class:`Cancelled` between iterations once `cancel` is set.
+    Model weights are never updated (their gradients are not even computed).
     """
-    # 1. Check inputs; freeze the networks (only x_T is optimised)
-    assert x_T.ndim == 4 and x_T.shape[0] == 1, f"{x_T.shape=}"
-    assert cfg.iters >= 0 and cfg.surrogate_steps >= 1, f"{cfg=}"
-    for m in (model, vae):
+    # 1. Check inputs; freeze the networks (only x is optimised)
+    assert x.ndim == 4 and x.shape[0] == 1, f"{x.shape=}"
+    assert cfg.iters >= 0 and cfg.surrogate_steps >= 1 and 0 <= step < sampler.steps, f"{cfg=} {step=}"
+    for m in (sampler.model, vae):
         m.requires_grad_(False)
-    both = Conditions.cat([cond, model.null_conditions(batch=1, frames=cond.frames)])
-    x = x_T.detach().clone().requires_grad_(True)
+    x = x.detach().clone().requires_grad_(True)
     opt = torch.optim.Adam([x], lr=cfg.lr)
     for k in range(cfg.iters + 1):
         if cancel is not None and cancel.is_set():
@@ -129,22 +125,20 @@ def snio(model: SoundtrackLDM, vae: torch.nn.Module, scorer: Scorer, cond: Condi
         final = k == cfg.iters
         # 2. Surrogate clean latent -> decoded stems -> scores (eqs. 9, 1-8)
         with torch.set_grad_enabled(not final):
-            z0 = surrogate(model, both, x, steps=cfg.surrogate_steps, guidance=guidance, known=known,
-                           mask=mask, use_checkpoint=cfg.checkpoint)
-            music, sfx = decode_stems(vae, z0, model.latent_scale)
+            z0 = surrogate(sampler, x, step=step, steps=cfg.surrogate_steps, use_checkpoint=cfg.checkpoint)
+            music, sfx = decode_stems(vae, z0, sampler.model.latent_scale)
             scores = scorer(music, sfx, targets, video_embed=video_embed)
         yield Iteration(iter=k, scores={n: float(v.detach().mean()) for n, v in scores.items()},
-                        music_mel=music[0].detach(), sfx_mel=sfx[0].detach(), x_T=x.detach().clone())
+                        music_mel=music[0].detach(), sfx_mel=sfx[0].detach(), x=x.detach().clone())
         if final:
             break
-        # 3. One ascent step on J (eq. 10), then back onto the shell (eq. 11)
+        # 3. One ascent step on J (eq. 10); at x_T, back onto the Gaussian shell (eq. 11)
         opt.zero_grad(set_to_none=True)
         (-scores["total"].sum()).backward()
         opt.step()
-        if cfg.shell:
+        if cfg.shell and step == 0:
             with torch.no_grad():
                 x.copy_(project_to_shell(x))
 
 
-__all__ = ["Cancelled", "Iteration", "SNIOConfig", "decode_stems", "noised", "project_to_shell", "snio",
-           "surrogate"]
+__all__ = ["Cancelled", "Iteration", "SNIOConfig", "decode_stems", "project_to_shell", "snio", "surrogate"]

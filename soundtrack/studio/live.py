@@ -13,9 +13,9 @@ without queueing, the moment a control moves) takes the next ticket and sets the
 SNIO iteration or sampler step. A queued run starts only if its ticket is still the
 newest (:meth:`Session.claim`), so a burst of slider moves runs once, with the last values.
 
-Warm start. A run with `warm=True` hands the previous take's optimised noises to the
-pipeline (`init_noise`) when that take is of the same video with the same seed: SNIO goes on
-from where the last take ended instead of from the seed's noise, so a moved slider changes
+Warm start. A run with `warm=True` hands the previous take's SNIO offsets to the pipeline
+(`init_noise`) when that take is of the same video with the same seed: SNIO goes on from
+where the last take ended instead of from the seed's own latent, so a moved slider changes
 the take instead of drawing a new one. Generate (`warm=False`) always starts from the seed.
 
 Nothing here imports Gradio; the pipelines load on first use, once per process.
@@ -83,7 +83,7 @@ class TakeRecord:
     number: int
     video: Path
     settings: Settings
-    noises: list  # per window (1, 8, 256, 32) tensors: the optimised starting noise
+    noises: list  # per window (1, 8, 256, 32) tensors: SNIO's offset to the latent it optimised
     files: dict[str, Path]  # music.wav sfx.wav mix.wav soundtrack.mp4 spectrogram.png report.json settings.json
     report: dict
     warm_from: int | None  # the take whose noise this one re-optimised (None: from the seed)

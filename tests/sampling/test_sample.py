@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from soundtrack.models.ldm import CONFIGS, SoundtrackLDM
-from soundtrack.sampling.sample import make_scheduler, sample
+from soundtrack.sampling.sample import Sampler, make_scheduler, sample
 
 B, TL = 2, 16
 SHAPE = (B, 8, TL, 32)
@@ -72,3 +72,42 @@ def test_rejects_mismatched_shape(model_and_cond):
     model, cond = model_and_cond
     with pytest.raises(ValueError, match="conditions are for"):
         sample(model, cond, shape=(B, 8, TL + 4, 32), steps=2)
+
+
+def test_a_run_split_at_any_step_is_the_same_run(model_and_cond):
+    """SNIO optimises the latent between two calls: with nothing changed, the result is unchanged."""
+    model, cond = model_and_cond
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        whole = sample(model, cond, shape=SHAPE, steps=4, x_T=x_T)
+        sampler = Sampler(model, cond, steps=4, noise=x_T)
+        half = sampler.run(sampler.start(), 0, 2)
+        split = sampler.run(half, 2)
+    torch.testing.assert_close(split, whole)
+
+
+def test_grid_guidance_pushes_along_the_grid_only_early():
+    torch.manual_seed(0)
+    model = SoundtrackLDM(CONFIGS["tiny"]).eval()
+    with torch.no_grad():
+        model.beat.weight.normal_(0, 0.5)  # the grid layer is zero-initialised
+        g = torch.Generator().manual_seed(5)
+        beat_pos = (torch.arange(TL).float() / 4)[None].expand(B, -1)
+        kw = dict(video_tokens=torch.randn(B, TL, model.cfg.video_dim, generator=g),
+                  instruments=torch.rand(B, 10, generator=g), tempo=torch.tensor([90.0, 140.0]),
+                  key=torch.tensor([0, 7]), mode=torch.tensor([0, 1]), intensity=torch.tensor([0.7, 1.0]))
+        with_grid, gridless = model.encode_conditions(beat_pos=beat_pos, **kw), model.encode_conditions(**kw)
+        x_T = torch.randn(SHAPE, generator=g)
+        plain = sample(model, with_grid, shape=SHAPE, steps=4, x_T=x_T)
+        pushed = sample(model, with_grid, shape=SHAPE, steps=4, x_T=x_T, gridless=gridless, grid_guidance=5.0)
+        same = sample(model, with_grid, shape=SHAPE, steps=4, x_T=x_T, gridless=with_grid, grid_guidance=5.0)
+        sampler = Sampler(model, with_grid, steps=4, noise=x_T, gridless=gridless, grid_guidance=5.0)
+    assert float((pushed - plain)[..., :16].abs().max()) > 1e-3
+    with torch.no_grad():  # the grid term moves the music half of the prediction, never the effects half
+        t = sampler.timesteps[0]
+        eps_pushed = sampler.guided(x_T, t, grid=True)
+        eps_plain = Sampler(model, with_grid, steps=4, noise=x_T).guided(x_T, t, grid=True)
+    assert float((eps_pushed - eps_plain)[..., :16].abs().max()) > 1e-3
+    torch.testing.assert_close(eps_pushed[..., 16:], eps_plain[..., 16:])
+    torch.testing.assert_close(same, plain)  # the term is the grid's effect: none when nothing differs
+    assert sampler.grid_steps == 2  # eq. (14b) acts on the first half of the steps

@@ -32,6 +32,15 @@ def test_tempo_posterior_prefers_the_played_tempo(bpm):
     assert right.exp().item() > 0.1  # uniform over the grid would give ~0.03; harmonics share the rest
 
 
+@pytest.mark.parametrize("bpm", [62.0, 71.0, 84.0, 176.0])
+def test_tempo_posterior_peaks_at_the_played_tempo_not_a_multiple(bpm):
+    """Slow clicks are heard at their own tempo (as librosa hears them), not at 2x or 3x."""
+    env = onset_envelope(clicks(bpm))
+    candidates = torch.arange(50.0, 221.0)
+    logp = torch.cat([tempo_log_posterior(env, torch.tensor([b])) for b in candidates])
+    assert abs(candidates[logp.argmax()].item() / bpm - 1) <= 0.03, candidates[logp.argmax()]
+
+
 def test_sync_score_rewards_onsets_at_the_events():
     events = torch.tensor([1.0, 3.0, 6.5])
     target = event_train(events, 1024)
