@@ -101,7 +101,6 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
 
     from soundtrack.models.instruments import load_instrument_judge
     from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root
-
     from soundtrack.sampling.snio import SNIOConfig
 
     root = checkpoint_root(checkpoints)
