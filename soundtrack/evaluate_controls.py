@@ -104,8 +104,8 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
     from soundtrack.sampling.snio import SNIOConfig
 
     root = checkpoint_root(checkpoints)
-    snio = SNIOConfig() if snio_at is None else SNIOConfig(at=snio_at)
-    pipe = SoundtrackPipeline.bundled(root, snio=snio, grid_guidance=grid_guidance)
+    pipe = SoundtrackPipeline.bundled(root, snio=None if snio_at is None else SNIOConfig(at=snio_at),
+                                      grid_guidance=grid_guidance)
     judge = load_instrument_judge(root / "instruments-judge") if (root / "instruments-judge").is_dir() else None
     iters = Settings().snio_iters if snio_iters is None else snio_iters
     tempos = TEMPOS[:n_tempos]

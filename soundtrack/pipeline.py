@@ -560,7 +560,6 @@ class SoundtrackPipeline:
         goes on from the latent offsets it ended with there); cancel: set it to stop at the next
         iteration or sampler step (raises soundtrack.sampling.snio.Cancelled); on_step(progress).
         """
-        from soundtrack.models.cvsm import video_tokens
         from soundtrack.models.ldm import LATENT_CHANNELS, N_BINS
         from soundtrack.sampling.sample import Sampler
         from soundtrack.sampling.scores import ScoreTargets, mean_scores
@@ -614,7 +613,8 @@ class SoundtrackPipeline:
                     beat_pos = torch.from_numpy(plan.window_beats(grid, win))[None].to(dev)  # (1, 256)
                     cond = m.ldm.encode_conditions(video_tokens=enc.tokens, beat_pos=beat_pos,
                                                    **controls.tensors(dev))
-                    gridless = m.ldm.encode_conditions(video_tokens=enc.tokens, **controls.tensors(dev))
+                    gridless = (m.ldm.encode_conditions(video_tokens=enc.tokens, **controls.tensors(dev))
+                                if self.grid_guidance else None)  # eq. (14b)
                 timings["cvsm"] += time.perf_counter() - t0
                 events = plan.window_events(win)
                 targets = ScoreTargets.make(tempo_bpm=tempo, instruments=controls.instruments,

@@ -148,10 +148,6 @@ def sample(model: SoundtrackLDM, cond: Conditions, *, shape: tuple[int, int, int
     gridless, grid_guidance: `cond` without the beat grid and the weight w_g of eq. (14b); 0 = off.
     Runs with autograd as the caller has it: wrap in `torch.no_grad()` unless optimising through it.
     """
-    B, C, Tl, W = shape
-    if cond.batch_size != B or cond.frames != Tl:
-        raise ValueError(f"conditions are for batch {cond.batch_size} x {cond.frames} frames, "
-                         f"shape is {shape}")
     device = cond.tokens.device
     if x_T is None:
         x_T = torch.randn(shape, generator=generator, device=generator.device if generator else device)

@@ -62,14 +62,14 @@ def event_train(events_s: Tensor, n_frames: int, *, sigma_s: float = SYNC_SIGMA_
 
 
 # --------------------------------------------------------------------------------------- scores
-def tempo_log_posterior(env: Tensor, bpm: Tensor) -> Tensor:
-    """log P(tempo within 3 % of `bpm`) under librosa's tempo decision made soft (eqs. 2-3).
+def tempo_posterior(env: Tensor) -> tuple[Tensor, Tensor]:
+    """librosa's tempo decision made soft (eqs. 2-3): (bpms (L,), log-probabilities (B, L)).
 
-    env (B, F) onset envelope at 100 frames/s; bpm (B,). As librosa.feature.tempo: the
-    autocorrelation of 8 s Hann-windowed frames of the envelope (hop 0.56 s), each normalised
-    by its lag-0 value and averaged, read at the integer lags of 50-222 BPM and weighted by
-    the log-normal prior around 120 BPM (one octave); librosa takes the argmax, the score a
-    softmax at temperature TEMPO_TEMPERATURE.
+    env (B, F) onset envelope at 100 frames/s. As librosa.feature.tempo: the autocorrelation
+    of 8 s Hann-windowed frames of the envelope (hop 0.56 s), each normalised by its lag-0
+    value and averaged, read at the integer lags of 50-222 BPM and weighted by the log-normal
+    prior around 120 BPM (one octave); librosa takes the argmax, this a softmax at
+    temperature TEMPO_TEMPERATURE.
     """
     win, hop = ACF_WINDOW, ACF_HOP
     frames = F.pad(env, (win // 2, win // 2)).unfold(-1, win, hop)  # (B, W, win)
@@ -80,7 +80,12 @@ def tempo_log_posterior(env: Tensor, bpm: Tensor) -> Tensor:
     lags = TEMPO_LAGS.to(env.device)
     bpms = 60.0 * FRAME_RATE / lags.to(env.dtype)  # (L,)
     log_prior = -0.5 * torch.log2(bpms / 120.0) ** 2
-    logp = ((acf[:, lags].clamp_min(1e-6).log() + log_prior) / TEMPO_TEMPERATURE).log_softmax(-1)  # eq. (3)
+    return bpms, ((acf[:, lags].clamp_min(1e-6).log() + log_prior) / TEMPO_TEMPERATURE).log_softmax(-1)
+
+
+def tempo_log_posterior(env: Tensor, bpm: Tensor) -> Tensor:
+    """log P(tempo within 3 % of `bpm`) under :func:`tempo_posterior`; env (B, F), bpm (B,) -> (B,)."""
+    bpms, logp = tempo_posterior(env)  # eq. (3)
     near = (bpms[None, :] / bpm[:, None].to(env) - 1).abs() <= TEMPO_TOLERANCE  # (B, L)
     return torch.logsumexp(logp.masked_fill(~near, float("-inf")), -1)  # (B,)
 
@@ -206,4 +211,4 @@ def _objective(name: str, value: Tensor) -> Tensor:
 
 __all__ = ["DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer", "balance_score", "cvsm_score",
            "event_train", "instrument_score", "mean_scores", "onset_envelope", "stem_loudness_db", "sync_score",
-           "tempo_log_posterior"]
+           "tempo_log_posterior", "tempo_posterior"]
