@@ -14,6 +14,7 @@ loudness (pyloudnorm); true peak is the BS.1770 oversampled sample peak. The pip
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ _LOUDNESS_TOLERANCE_LU = 0.2  # after limiting, a mix this much under the target
 _BALANCE_TOLERANCE_DB = 0.1  # and a stem balance this far off
 _PEAK_CHUNK = 1 << 16  # samples oversampled at a time (bounds memory on long clips)
 _PEAK_CHUNK_PAD = 32  # context per side, > the resampling filter's half-length (10 samples)
+_PEAK_BLOCK = 1024  # blocks that _peak_envelope oversamples or skips as a whole; > _PEAK_CHUNK_PAD
 
 
 @dataclass(frozen=True, eq=False)
@@ -149,7 +151,9 @@ def true_peak_dbtp(x: np.ndarray, sr: int) -> float:
     """True peak in dBTP of ``(T,)`` or ``(C, T)``: the largest absolute value of the signal
     oversampled to at least 192 kHz (4x at 48 kHz, BS.1770-4 Annex 2) by polyphase FIR
     interpolation, over all channels. ``-inf`` for silence."""
-    peak = float(_peak_envelope(_as_channels(x), sr=sr).max(initial=0.0))
+    x = _as_channels(x)
+    sample_peak = float(np.abs(x).max(initial=0.0))  # no block below it can hold the true peak
+    peak = float(_peak_envelope(x, sr=sr, floor=sample_peak).max(initial=0.0))
     return 20.0 * math.log10(peak) if peak > 0.0 else -math.inf
 
 
@@ -187,7 +191,8 @@ def limiter_gain(
     if n_samples == 0:
         return np.ones(0)
     lookahead = max(1, int(round(lookahead_s * sr)))
-    peak = _peak_envelope(x, sr=sr)  # (T,)
+    # exact wherever a peak can reach the ceiling (just under it, so rounding cannot skip one)
+    peak = _peak_envelope(x, sr=sr, floor=10.0 ** (ceiling_db / 20.0) * (1.0 - 1e-9))  # (T,)
     with np.errstate(divide="ignore"):
         reduction = np.maximum(0.0, 20.0 * np.log10(peak) - ceiling_db)  # (T,) dB, step 1
         # step 2: running max over [n, n + L - 1] (scipy's origin shifts the window forward)
@@ -380,23 +385,46 @@ def _oversampling(sr: int) -> int:
     return max(4, math.ceil(TRUE_PEAK_RATE / sr))
 
 
-def _peak_envelope(x: np.ndarray, *, sr: int) -> np.ndarray:
+def _peak_envelope(x: np.ndarray, *, sr: int, floor: float = 0.0) -> np.ndarray:
     """Per-sample true peak ``(T,)`` of ``x`` ``(C, T)``: the max over channels of ``|x[n]|``
-    and of the interpolated points between n and n+1.
+    and of the interpolated points between n and n+1, wherever that can reach ``floor``.
 
-    Oversampled a chunk at a time with enough context on both sides that the result equals
-    oversampling the whole signal at once (the signal counts as zero outside its ends).
+    An interpolated point is a weighted sum of the samples within the filter's half-length,
+    so it is at most G = max over phases of sum |h| (:func:`_interpolation_gain`) times their
+    largest magnitude. Blocks where G times the largest magnitude of the block and its
+    neighbours stays under ``floor`` are not oversampled: there the envelope is ``|x|``,
+    which is exact wherever the true envelope can reach ``floor`` (the limiter passes its
+    ceiling, :func:`true_peak_dbtp` the sample peak, so both results are exact). The rest is
+    oversampled a run of blocks at a time with enough context on both sides that the result
+    equals oversampling the whole signal at once (the signal counts as zero outside its ends).
     """
     factor = _oversampling(sr)
-    n_channels, n_samples = x.shape
+    n_samples = x.shape[1]
     envelope = np.abs(x).max(axis=0, initial=0.0)  # (T,)
-    for start in range(0, n_samples, _PEAK_CHUNK):
-        stop = min(start + _PEAK_CHUNK, n_samples)
-        lo, hi = max(0, start - _PEAK_CHUNK_PAD), min(n_samples, stop + _PEAK_CHUNK_PAD)
-        up = np.abs(resample_poly(x[:, lo:hi], factor, 1, axis=-1))  # (C, (hi - lo) * factor)
-        up = up.max(axis=0).reshape(hi - lo, factor)[start - lo : stop - lo].max(axis=1)  # (stop - start,)
-        np.maximum(envelope[start:stop], up, out=envelope[start:stop])
+    n_blocks = -(-n_samples // _PEAK_BLOCK)
+    block_max = np.zeros(n_blocks + 2)  # padded by a silent block on each side
+    block_max[1:-1] = np.pad(envelope, (0, n_blocks * _PEAK_BLOCK - n_samples)).reshape(n_blocks, -1).max(1)
+    reach = np.maximum(np.maximum(block_max[:-2], block_max[1:-1]), block_max[2:])  # (n_blocks,)
+    needed = _interpolation_gain(factor) * reach >= floor  # (n_blocks,)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], needed.astype(np.int8), [0]])))  # run starts, stops
+    for first, last in zip(edges[::2], edges[1::2]):
+        for start in range(first * _PEAK_BLOCK, min(last * _PEAK_BLOCK, n_samples), _PEAK_CHUNK):
+            stop = min(start + _PEAK_CHUNK, last * _PEAK_BLOCK, n_samples)
+            lo, hi = max(0, start - _PEAK_CHUNK_PAD), min(n_samples, stop + _PEAK_CHUNK_PAD)
+            up = np.abs(resample_poly(x[:, lo:hi], factor, 1, axis=-1))  # (C, (hi - lo) * factor)
+            up = up.max(axis=0).reshape(hi - lo, factor)[start - lo : stop - lo].max(axis=1)  # (stop - start,)
+            np.maximum(envelope[start:stop], up, out=envelope[start:stop])
     return envelope
+
+
+@functools.lru_cache(maxsize=None)
+def _interpolation_gain(factor: int) -> float:
+    """G: the largest sum of |h| over the polyphase branches of resample_poly's filter for
+    ``factor``x upsampling (its default Kaiser-windowed sinc), with a margin for rounding."""
+    from scipy.signal import firwin
+
+    h = firwin(2 * 10 * factor + 1, 1.0 / factor, window=("kaiser", 5.0)) * factor
+    return 1.001 * max(float(np.abs(h[p::factor]).sum()) for p in range(factor))
 
 
 def _limit_balanced(

@@ -83,6 +83,7 @@ class Sampler:
         parts = [cond] if self.guidance == 1.0 else [cond, model.null_conditions(batch=B, frames=Tl)]
         self.plain = Conditions.cat(parts) if len(parts) > 1 else cond  # (cond[, ∅])
         self.with_grid = Conditions.cat([*parts, gridless]) if self.grid_steps else None  # (cond[, ∅], no grid)
+        self._memo: tuple[tuple[int, bool], Tensor, Tensor] | None = None  # ((t, grid term on), x, output): guided()
 
     @property
     def steps(self) -> int:
@@ -96,15 +97,26 @@ class Sampler:
         return self.noise * self.sched.init_noise_sigma
 
     def guided(self, x: Tensor, t: Tensor, *, grid: bool) -> Tensor:
-        """The guided model output at x_t (eqs. 14, 14b); differentiable in x."""
+        """The guided model output at x_t (eqs. 14, 14b); differentiable in x.
+
+        Without autograd the last evaluation is remembered: SNIO's final scoring pass
+        evaluates exactly the output the sampler's step k then needs (same latent, same t),
+        and the step reuses it instead of running the UNet again.
+        """
         both = self.with_grid if grid and self.with_grid is not None else self.plain
+        key = (int(t), both is self.with_grid)
+        if not torch.is_grad_enabled() and self._memo is not None and self._memo[0] == key \
+                and torch.equal(self._memo[1], x):
+            return self._memo[2]
         n = both.batch_size // x.shape[0]
         outs = self.model(torch.cat([x] * n) if n > 1 else x, t, both).chunk(n)
         if n == 1:
-            return outs[0]
-        out = outs[1] + self.guidance * (outs[0] - outs[1]) if self.guidance != 1.0 else outs[0]
+            out = outs[0]
+        else:
+            out = outs[1] + self.guidance * (outs[0] - outs[1]) if self.guidance != 1.0 else outs[0]
         if both is self.with_grid:  # eq. (14b), on the music stem's half of the latent only
             out = out + self.grid_guidance * F.pad((outs[0] - outs[-1])[..., :N_BINS], (0, N_BINS))
+        self._memo = None if torch.is_grad_enabled() else (key, x.detach().clone(), out)
         return out
 
     def hold(self, x: Tensor, t: Tensor | int) -> Tensor:

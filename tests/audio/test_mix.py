@@ -127,6 +127,24 @@ def test_true_peak_is_exact_across_oversampling_chunks() -> None:
     assert true_peak_dbtp(x, sr) == pytest.approx(20 * np.log10(whole), abs=1e-9)
 
 
+def test_peak_envelope_skips_only_blocks_that_cannot_reach_the_floor() -> None:
+    """Blocks whose samples (with their neighbours') cannot interpolate up to the floor are not
+    oversampled; wherever the true envelope reaches the floor the result is exact."""
+    from soundtrack.audio.mix import _peak_envelope
+
+    sr = MIX.sample_rate
+    x = 0.01 * np.random.default_rng(3).standard_normal((2, 100_000))
+    for at in (5_000, 40_960, 77_777):  # inter-sample peaks, one on a block edge
+        x[0, at - 3 : at + 3] = [0.3, -0.7, 0.95, 0.95, -0.7, 0.3]
+    full = _peak_envelope(x, sr=sr)
+    fast = _peak_envelope(x, sr=sr, floor=0.5)
+    reaches = full >= 0.5
+    assert reaches.sum() >= 3 and np.array_equal(fast[reaches], full[reaches])
+    assert (fast <= full).all() and (fast < full).mean() > 0.5  # most blocks were skipped
+    assert np.array_equal(fast[~reaches] < 0.5, np.ones((~reaches).sum(), bool))
+    assert true_peak_dbtp(x, sr) == 20 * np.log10(full.max())
+
+
 def test_limiter_meets_ceiling_and_never_amplifies() -> None:
     sr = MIX.sample_rate
     rng = np.random.default_rng(1)

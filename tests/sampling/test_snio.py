@@ -69,6 +69,28 @@ def test_snio_on_an_intermediate_latent_climbs_and_sampling_goes_on_from_it(mode
     assert SNIOConfig(at=0.3).step(10) == 3 and SNIOConfig(at=0.0).step(10) == 0 and SNIOConfig(at=1.0).step(4) == 3
 
 
+def test_the_step_after_snio_reuses_its_final_scoring_pass(models, monkeypatch):
+    """SNIO's last pass evaluates the guided output at (x*, t_k); the sampler's step k needs
+    exactly that, and takes it without running the UNet again. The result is the same run."""
+    cond, targets, embed, x_T = _setup(models)
+    calls = []
+    forward = type(models.ldm).forward
+    monkeypatch.setattr(type(models.ldm), "forward", lambda self, *a, **kw: calls.append(1) or forward(self, *a, **kw))
+    z = {}
+    for reuse in (True, False):
+        sampler = _sampler(models, cond, x_T)
+        with torch.no_grad():
+            x_2 = sampler.run(sampler.start(), 0, 2)
+        its = list(snio(sampler, models.vae, Scorer(), targets, x_2, step=2, cfg=SNIOConfig(iters=2, lr=0.1)))
+        if not reuse:
+            sampler._memo = None
+        calls.clear()
+        with torch.no_grad():
+            z[reuse] = sampler.run(its[-1].x, 2)
+        assert len(calls) == (1 if reuse else 2)  # steps 2 and 3 of 4
+    assert torch.equal(z[True], z[False])
+
+
 def test_snio_with_zero_iterations_is_plain_sampling(models):
     cond, targets, embed, x_T = _setup(models)
     its = list(snio(_sampler(models, cond, x_T), models.vae, Scorer(), targets, x_T, cfg=SNIOConfig(iters=0)))
