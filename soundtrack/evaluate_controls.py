@@ -21,6 +21,7 @@ Prints a Markdown table and writes it (with the command) into docs/RESULTS.md be
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -96,7 +97,8 @@ def _summary(rows: list[dict]) -> dict:
 
 def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_tempos: int = len(TEMPOS),
                       snio_iters: int | None = None, seed: int = 0, progress: bool = True,
-                      grid_guidance: float | None = None, snio_at: float | None = None) -> dict:
+                      grid_guidance: float | None = None, snio_at: float | None = None,
+                      snio_full_grad: bool = False) -> dict:
     from tqdm import tqdm
 
     from soundtrack.models.instruments import load_instrument_judge
@@ -104,8 +106,10 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
     from soundtrack.sampling.snio import SNIOConfig
 
     root = checkpoint_root(checkpoints)
-    pipe = SoundtrackPipeline.bundled(root, snio=None if snio_at is None else SNIOConfig(at=snio_at),
-                                      grid_guidance=grid_guidance)
+    snio = SNIOConfig()
+    snio = snio if snio_at is None else dataclasses.replace(snio, at=snio_at)
+    snio = dataclasses.replace(snio, cond_grad=False) if snio_full_grad else snio
+    pipe = SoundtrackPipeline.bundled(root, snio=snio, grid_guidance=grid_guidance)
     judge = load_instrument_judge(root / "instruments-judge") if (root / "instruments-judge").is_dir() else None
     iters = Settings().snio_iters if snio_iters is None else snio_iters
     tempos = TEMPOS[:n_tempos]
@@ -125,7 +129,7 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
                                "balance": bal, "seed": s,
                                **_measure(take, judge, instruments=inst, balance=bal, events=events)})
     return {"summary": {k: _summary(v) for k, v in rows.items()}, "rows": rows, "snio_iters": iters,
-            "snio_at": pipe.snio.at, "grid_guidance": pipe.grid_guidance,
+            "snio_at": pipe.snio.at, "snio_cond_grad": pipe.snio.cond_grad, "grid_guidance": pipe.grid_guidance,
             "videos": [Path(v).name for v in videos], "seconds": time.perf_counter() - t0,
             "judge": judge is not None}
 
@@ -163,13 +167,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--grid-guidance", type=float, default=None, help="w_g of sdma.md eq. 14b (ablation; 0 = off)")
     p.add_argument("--snio-at", type=float, default=None,
                    help="where SNIO optimises, as a fraction of the sampler steps (ablation; 0 = the starting noise)")
+    p.add_argument("--snio-full-grad", action="store_true",
+                   help="SNIO's gradient through every guidance branch, not the conditional one (ablation)")
     p.add_argument("--json", type=Path)
     p.add_argument("--results-md", type=Path)
     args = p.parse_args(argv)
     try:
         result = evaluate_controls(videos=args.videos, checkpoints=args.checkpoints, n_tempos=args.tempos,
                                    snio_iters=args.snio_iters, seed=args.seed, grid_guidance=args.grid_guidance,
-                                   snio_at=args.snio_at)
+                                   snio_at=args.snio_at, snio_full_grad=args.snio_full_grad)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -81,8 +81,12 @@ class Sampler:
         self.acp = self.sched.alphas_cumprod.to(noise.device)
         self.grid_steps = int(round(grid_until * steps)) if gridless is not None and grid_guidance else 0
         parts = [cond] if self.guidance == 1.0 else [cond, model.null_conditions(batch=B, frames=Tl)]
+        self.cond = cond
         self.plain = Conditions.cat(parts) if len(parts) > 1 else cond  # (cond[, ∅])
         self.with_grid = Conditions.cat([*parts, gridless]) if self.grid_steps else None  # (cond[, ∅], no grid)
+        rest = [*parts[1:], gridless]  # the branches after cond, for cond_grad (guided())
+        self.plain_rest = Conditions.cat(rest[:-1]) if len(parts) > 1 else None
+        self.with_grid_rest = Conditions.cat(rest) if self.grid_steps else None
         self._memo: tuple[tuple[int, bool], Tensor, Tensor] | None = None  # ((t, grid term on), x, output): guided()
 
     @property
@@ -96,9 +100,13 @@ class Sampler:
         """x at step 0: the starting noise scaled to the scheduler's first sigma."""
         return self.noise * self.sched.init_noise_sigma
 
-    def guided(self, x: Tensor, t: Tensor, *, grid: bool) -> Tensor:
+    def guided(self, x: Tensor, t: Tensor, *, grid: bool, cond_grad: bool = False) -> Tensor:
         """The guided model output at x_t (eqs. 14, 14b); differentiable in x.
 
+        cond_grad: under autograd, the gradient runs through the conditional branch only
+        (snio.md eq. 9b): the value is the guided output, its Jacobian is taken as the
+        conditional branch's, whose coefficients in eqs. 14/14b sum to one. The other
+        branches run without autograd, so the backward pass is one branch instead of all.
         Without autograd the last evaluation is remembered: SNIO's final scoring pass
         evaluates exactly the output the sampler's step k then needs (same latent, same t),
         and the step reuses it instead of running the UNet again.
@@ -109,14 +117,23 @@ class Sampler:
                 and torch.equal(self._memo[1], x):
             return self._memo[2]
         n = both.batch_size // x.shape[0]
+        if cond_grad and n > 1 and torch.is_grad_enabled():
+            eps_c = self.model(x, t, self.cond)
+            with torch.no_grad():
+                rest = self.with_grid_rest if both is self.with_grid else self.plain_rest
+                outs = (eps_c.detach(), *self.model(torch.cat([x.detach()] * (n - 1)), t, rest).chunk(n - 1))
+                delta = self._combine(outs, grid=both is self.with_grid) - outs[0]
+            return eps_c + delta
         outs = self.model(torch.cat([x] * n) if n > 1 else x, t, both).chunk(n)
-        if n == 1:
-            out = outs[0]
-        else:
-            out = outs[1] + self.guidance * (outs[0] - outs[1]) if self.guidance != 1.0 else outs[0]
-        if both is self.with_grid:  # eq. (14b), on the music stem's half of the latent only
-            out = out + self.grid_guidance * F.pad((outs[0] - outs[-1])[..., :N_BINS], (0, N_BINS))
+        out = self._combine(outs, grid=both is self.with_grid)
         self._memo = None if torch.is_grad_enabled() else (key, x.detach().clone(), out)
+        return out
+
+    def _combine(self, outs: tuple[Tensor, ...], *, grid: bool) -> Tensor:
+        """Branch outputs (cond[, ∅][, no grid]) -> the guided output of eqs. (14), (14b)."""
+        out = outs[1] + self.guidance * (outs[0] - outs[1]) if self.guidance != 1.0 else outs[0]
+        if grid:  # eq. (14b), on the music stem's half of the latent only
+            out = out + self.grid_guidance * F.pad((outs[0] - outs[-1])[..., :N_BINS], (0, N_BINS))
         return out
 
     def hold(self, x: Tensor, t: Tensor | int) -> Tensor:

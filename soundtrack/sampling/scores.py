@@ -30,6 +30,7 @@ SYNC_SIGMA_S = 0.03  # width of the bump each visual event puts in the target tr
 BALANCE_RANGE_DB = 12.0  # raw-stem loudness targets are clipped to +-12 dB (eq. 6)
 SCORE_NAMES = ("tempo", "instruments", "balance", "sync", "cvsm")
 DEFAULT_WEIGHTS = {"tempo": 1.0, "instruments": 1.0, "balance": 0.1, "sync": 2.0, "cvsm": 2.0}
+BALANCE_WEIGHT_NO_EVENTS = 0.4  # lambda_b of a window without visual events: no sync term shapes the effects (eq. 8b)
 
 
 # ------------------------------------------------------------------------------------ envelopes
@@ -155,8 +156,16 @@ class ScoreTargets:
     def make(cls, *, tempo_bpm: float, instruments: Mapping[str, float], balance: float,
              events_s: list[float] | Tensor, n_frames: int,
              weights: Mapping[str, float] | None = None) -> ScoreTargets:
-        """Targets from the controls (balance in [0, 1]) and the window's event times (seconds)."""
+        """Targets from the controls (balance in [0, 1]) and the window's event times (seconds).
+
+        Default weights are DEFAULT_WEIGHTS, with the balance weight raised to
+        BALANCE_WEIGHT_NO_EVENTS in a window without events (snio.md eq. 8b).
+        """
         events = torch.as_tensor(events_s, dtype=torch.float32).reshape(-1)
+        if weights is None:
+            weights = dict(DEFAULT_WEIGHTS)
+            if events.numel() == 0:
+                weights["balance"] = BALANCE_WEIGHT_NO_EVENTS
         if 0.0 < balance < 1.0:
             target = max(-BALANCE_RANGE_DB, min(BALANCE_RANGE_DB, 20 * math.log10(balance / (1 - balance))))
         else:
@@ -164,7 +173,7 @@ class ScoreTargets:
         return cls(tempo_bpm=torch.tensor([float(tempo_bpm)]),
                    instruments=torch.tensor([[float(instruments.get(f, 0.0)) for f in FAMILY_NAMES]]),
                    balance_db=torch.tensor([target]), events=event_train(events, n_frames),
-                   n_events=int(events.numel()), weights=dict(weights or DEFAULT_WEIGHTS))
+                   n_events=int(events.numel()), weights=dict(weights))
 
 
 class Scorer:
@@ -209,6 +218,6 @@ def _objective(name: str, value: Tensor) -> Tensor:
     return value.clamp_min(1e-6).log() if name == "tempo" else value
 
 
-__all__ = ["DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer", "balance_score", "cvsm_score",
+__all__ = ["BALANCE_WEIGHT_NO_EVENTS", "DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer", "balance_score", "cvsm_score",
            "event_train", "instrument_score", "mean_scores", "onset_envelope", "stem_loudness_db", "sync_score",
            "tempo_log_posterior", "tempo_posterior"]

@@ -45,6 +45,7 @@ class SNIOConfig:
     surrogate_steps: int = 1  # K of eq. (9)
     checkpoint: bool = False  # recompute UNet activations in the backward pass (memory for time)
     shell: bool = True  # at x_T only: project onto the Gaussian shell ||x|| = sqrt(D) after each step (eq. 11)
+    cond_grad: bool = True  # the gradient through the conditional branch only (eq. 9b); False: all branches
 
     def step(self, steps: int) -> int:
         """The sampler step k before which the latent is optimised, for a run of `steps` steps."""
@@ -63,12 +64,13 @@ class Iteration:
 
 
 def surrogate(sampler: Sampler, x: Tensor, *, step: int = 0, steps: int = 1,
-              use_checkpoint: bool = False) -> Tensor:
+              use_checkpoint: bool = False, cond_grad: bool = False) -> Tensor:
     """The K-step DDIM estimate of the clean latent from x, the latent before sampler step `step` (eq. 9).
 
     K = `steps` DDIM (eta 0) steps from that step's timestep t_k down to 0, each with the
     sampler's guidance (grid term included) and outpainting hold; differentiable in x.
     K = 1 is the sampler's own x0 prediction at step k (DITTO-2's one-step surrogate).
+    cond_grad: its gradient runs through the conditional branch only (eq. 9b, Sampler.guided).
     """
     t_k = int(sampler.timesteps[step])
     ts = [round(t_k * (steps - j) / steps) for j in range(steps)]  # t_k, ..., t_k / K
@@ -79,9 +81,10 @@ def surrogate(sampler: Sampler, x: Tensor, *, step: int = 0, steps: int = 1,
         x = sampler.hold(x, t)
         tt = torch.tensor(t, device=x.device)
         if use_checkpoint and torch.is_grad_enabled():
-            out = checkpoint(lambda v: sampler.guided(v, tt, grid=True), x, use_reentrant=False)
+            out = checkpoint(lambda v: sampler.guided(v, tt, grid=True, cond_grad=cond_grad), x,
+                             use_reentrant=False)
         else:
-            out = sampler.guided(x, tt, grid=True)
+            out = sampler.guided(x, tt, grid=True, cond_grad=cond_grad)
         x0 = denoised_from(out, x, a_t, pred)
         if j + 1 < len(ts):  # DDIM, eta = 0: x_{t'} = sqrt(a') x0 + sqrt(1 - a') eps
             a_next = sampler.alpha(ts[j + 1])
@@ -125,7 +128,8 @@ def snio(sampler: Sampler, vae: torch.nn.Module, scorer: Scorer, targets: ScoreT
         final = k == cfg.iters
         # 2. Surrogate clean latent -> decoded stems -> scores (eqs. 9, 1-8)
         with torch.set_grad_enabled(not final):
-            z0 = surrogate(sampler, x, step=step, steps=cfg.surrogate_steps, use_checkpoint=cfg.checkpoint)
+            z0 = surrogate(sampler, x, step=step, steps=cfg.surrogate_steps, use_checkpoint=cfg.checkpoint,
+                           cond_grad=cfg.cond_grad)
             music, sfx = decode_stems(vae, z0, sampler.model.latent_scale)
             scores = scorer(music, sfx, targets, video_embed=video_embed)
         yield Iteration(iter=k, scores={n: float(v.detach().mean()) for n, v in scores.items()},

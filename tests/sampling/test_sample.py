@@ -111,3 +111,32 @@ def test_grid_guidance_pushes_along_the_grid_only_early():
     torch.testing.assert_close(eps_pushed[..., 16:], eps_plain[..., 16:])
     torch.testing.assert_close(same, plain)  # the term is the grid's effect: none when nothing differs
     assert sampler.grid_steps == 2  # eq. (14b) acts on the first half of the steps
+
+
+def test_cond_grad_keeps_the_guided_value_and_takes_the_conditional_branchs_jacobian():
+    """snio.md eq. 9b: the same guided output, with the gradient of the conditional branch alone."""
+    torch.manual_seed(0)
+    model = SoundtrackLDM(CONFIGS["tiny"]).eval().requires_grad_(False)
+    g = torch.Generator().manual_seed(6)
+    with torch.no_grad():
+        model.beat.weight.normal_(0, 0.5)
+        kw = dict(video_tokens=torch.randn(B, TL, model.cfg.video_dim, generator=g),
+                  instruments=torch.rand(B, 10, generator=g), tempo=torch.tensor([90.0, 140.0]),
+                  key=torch.tensor([0, 7]), mode=torch.tensor([0, 1]), intensity=torch.tensor([0.7, 1.0]))
+        cond = model.encode_conditions(beat_pos=(torch.arange(TL).float() / 4)[None].expand(B, -1), **kw)
+        gridless = model.encode_conditions(**kw)
+    x_T, v = torch.randn(SHAPE, generator=g), torch.randn(SHAPE, generator=g)
+    sampler = Sampler(model, cond, steps=4, noise=x_T, gridless=gridless, grid_guidance=5.0)
+    t = sampler.timesteps[1]
+
+    def value_and_grad(f):
+        x = x_T.clone().requires_grad_(True)
+        out = f(x)
+        return out.detach(), torch.autograd.grad((out * v).sum(), x)[0]
+
+    full, g_full = value_and_grad(lambda x: sampler.guided(x, t, grid=True))
+    approx, g_approx = value_and_grad(lambda x: sampler.guided(x, t, grid=True, cond_grad=True))
+    _, g_cond = value_and_grad(lambda x: model(x, t, cond))
+    torch.testing.assert_close(approx, full, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(g_approx, g_cond)
+    assert float((g_full - g_approx).abs().max()) > 1e-3 * float(g_full.abs().max())

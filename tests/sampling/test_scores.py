@@ -80,3 +80,17 @@ def test_scorer_total_and_gradients_reach_the_mels():
     assert set(s) == {"tempo", "balance", "sync", "total"}  # no CVSM / classifier given: not scored
     s["total"].sum().backward()
     assert music.grad.abs().sum() > 0 and sfx.grad.abs().sum() > 0
+
+
+def test_balance_weighs_more_in_a_window_without_events():
+    """eq. 8b: without events no sync term shapes the effects; the slider's term weighs more."""
+    from soundtrack.sampling.scores import BALANCE_WEIGHT_NO_EVENTS, DEFAULT_WEIGHTS, ScoreTargets
+
+    kw = dict(tempo_bpm=120, instruments={"piano": 1.0}, balance=0.5, n_frames=1024)
+    with_events = ScoreTargets.make(events_s=[1.0], **kw)
+    without = ScoreTargets.make(events_s=[], **kw)
+    assert with_events.weights == DEFAULT_WEIGHTS
+    assert without.weights == {**DEFAULT_WEIGHTS, "balance": BALANCE_WEIGHT_NO_EVENTS}
+    assert BALANCE_WEIGHT_NO_EVENTS > DEFAULT_WEIGHTS["balance"]
+    assert ScoreTargets.make(events_s=[], weights={"balance": 0.2}, **kw).weights == {"balance": 0.2}
+
