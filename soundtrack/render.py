@@ -24,6 +24,8 @@ from soundtrack.models.beatgrid import BeatGrid
 
 OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png", "report.json")
 EVENT_COLOURS = {"cut": "#e8e8e8", "flash": "#ffd84a", "impact": "#ff5a4a"}
+MEL_FLOOR, MEL_CEIL = -11.5, -4.0  # colour scale of the log-mel pictures: black at the floor, top at least -4
+PREVIEW_WIDTH, PREVIEW_PANEL = 800, 96  # live preview: pixels across, and per panel
 
 
 def measure_tempo(music16: np.ndarray, sr: int = AUDIO.sample_rate) -> tuple[float, np.ndarray]:
@@ -56,7 +58,7 @@ def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16
     fig, axes = plt.subplots(3, 1, figsize=(12, 6.4), sharex=True, constrained_layout=True)
     for ax, (name, wave) in zip(axes, (("music", music16), ("effects", sfx16), ("mix", mix16))):
         mel = log_mel(np.asarray(wave, np.float32))[0].numpy()  # (64, F)
-        ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=-11.5, vmax=max(-4.0, mel.max()),
+        ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=MEL_FLOOR, vmax=max(MEL_CEIL, mel.max()),
                   extent=(0.0, duration, 0, mel.shape[0]), interpolation="nearest")
         ax.set_ylabel(f"{name}\nmel bin")
         for e in events:
@@ -70,6 +72,45 @@ def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16
         axes[0].set_title(title)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, duration_s: float,
+                events: list, grid_beats: np.ndarray | None = None) -> None:
+    """The studio's live preview: music / effects / mix log-mels (64, F) at 100 frames/s as
+    three stacked panels drawn straight from the mels, with the video's events as coloured
+    lines and the requested grid as ticks along the bottom of the music panel.
+
+    The same colours as :func:`spectrogram_png` without its axes and labels (the status line
+    says what the preview is), in a few milliseconds instead of a matplotlib figure's
+    ~0.3 s: a preview comes with every SNIO iteration. The mix panel is the power sum of the
+    two stems' mels. Only the first ``duration_s`` seconds are drawn.
+    """
+    from matplotlib import colormaps
+    from PIL import Image
+
+    lut = (colormaps["magma"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)  # (256, 3)
+    n = max(1, min(music_mel.shape[-1], int(round(duration_s * 100))))
+    music, sfx = np.asarray(music_mel, np.float32)[:, :n], np.asarray(sfx_mel, np.float32)[:, :n]
+    mix = 0.5 * np.logaddexp(2.0 * music, 2.0 * sfx)  # (64, n) log-magnitude of the summed power
+    W, H, gap = PREVIEW_WIDTH, PREVIEW_PANEL, 3
+    canvas = np.full((3 * H + 2 * gap, W, 3), 24, np.uint8)
+
+    def xs(t: object) -> np.ndarray:  # seconds -> pixel columns
+        return np.clip(np.round(np.asarray(t, float) / max(duration_s, 1e-9) * (W - 1)).astype(int), 0, W - 1)
+
+    for k, mel in enumerate((music, sfx, mix)):
+        v = (mel[::-1] - MEL_FLOOR) / (max(MEL_CEIL, float(mel.max())) - MEL_FLOOR)  # low bins at the bottom
+        img = lut[(np.clip(v, 0.0, 1.0) * 255).astype(np.uint8)]  # (64, n, 3)
+        panel = np.asarray(Image.fromarray(img).resize((W, H), Image.NEAREST))
+        top = k * (H + gap)
+        canvas[top:top + H] = panel
+        for e in events:
+            colour = EVENT_COLOURS.get(e.type, "#ffffff")
+            canvas[top:top + H, xs(e.time)] = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+        if k == 0 and grid_beats is not None and len(grid_beats):
+            for x in xs(grid_beats):
+                canvas[top + H - 6:top + H, max(0, x - 1):x + 2] = (157, 255, 138)
+    Image.fromarray(canvas).save(path, compress_level=1)
 
 
 def write_take(take, out_dir: Path | str, *, video: Path | str) -> dict[str, Path]:
@@ -123,4 +164,4 @@ def _jsonable(x: object) -> object:
     return str(x)
 
 
-__all__ = ["OUTPUT_FILES", "measure_tempo", "spectrogram_png", "write_take"]
+__all__ = ["OUTPUT_FILES", "measure_tempo", "preview_png", "spectrogram_png", "write_take"]

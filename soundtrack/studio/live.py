@@ -235,8 +235,7 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
                     rows.extend({"window": f"window {u.window + 1}", "iteration": u.iteration, "score": k,
                                  "value": float(v)} for k, v in u.scores.items())
                 png = preview_dir / f"{len(rows):04d}-{u.kind}-{u.window}.png"
-                audio = render_preview(pipe, u, plan=plan, png=png,
-                                       title=f"window {u.window + 1}/{u.n_windows}, {label}")
+                audio = render_preview(pipe, u, plan=plan, png=png)
                 total = u.scores.get("total")
                 status = (f"Window {u.window + 1}/{u.n_windows}, {label} ({start}), {tempo:.0f} BPM"
                           + (f", total score {total:+.2f}" if total is not None else ""))
@@ -260,24 +259,23 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
         session.release(cancel)
 
 
-def render_preview(pipe: SoundtrackPipeline, u, *, plan, png: Path, title: str) -> tuple[int, np.ndarray]:
-    """Vocode an update's preview mels; draw the split spectrogram; return the mix as int16."""
+def render_preview(pipe: SoundtrackPipeline, u, *, plan, png: Path) -> tuple[int, np.ndarray]:
+    """Vocode an update's preview mels; draw them (render.preview_png); return the mix as int16."""
     import torch
 
     from soundtrack.pipeline import vocode
-    from soundtrack.render import spectrogram_png
+    from soundtrack.render import preview_png
 
     with torch.no_grad():
         mels = torch.stack([u.music_mel, u.sfx_mel]).to(pipe.models.device)  # (2, 64, F)
         waves = vocode(pipe.models.vocoder, mels).float().cpu().numpy()  # (2, T) 16 kHz: music, effects
     window = plan.windows[u.window]
     n = int(min(waves.shape[1], round((plan.duration_s - window.start_s) * AUDIO.sample_rate)))
-    music, sfx = waves[0, :n], waves[1, :n]
-    mix = music + sfx
+    mix = waves[0, :n] + waves[1, :n]
     t0 = window.start_s  # the grid the music is conditioned on, in the window's time
-    grid = u.grid.beats_between(t0, t0 + n / AUDIO.sample_rate) - t0
-    spectrogram_png(png, music16=music, sfx16=sfx, mix16=mix, events=plan.window_events(window),
-                    beats=np.zeros(0), grid_beats=grid, title=title)
+    seconds = n / AUDIO.sample_rate
+    preview_png(png, music_mel=u.music_mel.cpu().numpy(), sfx_mel=u.sfx_mel.cpu().numpy(), duration_s=seconds,
+                events=plan.window_events(window), grid_beats=u.grid.beats_between(t0, t0 + seconds) - t0)
     peak = float(np.abs(mix).max()) if n else 0.0
     scaled = mix * (0.9 / peak) if peak > 1e-6 else mix
     return AUDIO.sample_rate, (np.clip(scaled, -1.0, 1.0) * 32767).astype(np.int16)
