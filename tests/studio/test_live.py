@@ -84,6 +84,17 @@ def test_a_newer_request_supersedes_queued_and_running_runs() -> None:
     assert not session.started  # no take yet, nothing in flight
 
 
+def test_warm_up_loads_the_model_at_start_and_is_quiet_without_one(tiny_checkpoints: Path, tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    from soundtrack.pipeline import checkpoint_root
+
+    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tmp_path / "no-model"))
+    assert live.warm_up() is False  # the studio still starts; a take request says what is missing
+    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tiny_checkpoints))
+    assert live.warm_up() is True
+    assert ("full", str(checkpoint_root())) in live._PIPELINES  # the first take finds it loaded
+
+
 @pytest.fixture()
 def studio_env(tiny_checkpoints: Path, tmp_path: Path, monkeypatch):
     monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tiny_checkpoints))
