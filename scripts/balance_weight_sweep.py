@@ -48,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
         for j, tempo in enumerate(ec.TEMPOS):
             k = first + j
             inst, bal = ec.INSTRUMENT_SETS[k % len(ec.INSTRUMENT_SETS)], ec.BALANCES[k % len(ec.BALANCES)]
-            take = pipe(args.video, Settings(tempo=tempo, instruments={f: 1.0 for f in inst}, balance=bal, seed=k))
+            settings = Settings(tempo=tempo, instruments={f: 1.0 for f in inst}, balance=bal, seed=k)
+            take = pipe(args.video, settings)
             rows.append(ec._measure(take, judge, instruments=inst, balance=bal, events=events))
         s = ec._summary(rows)
-        print(json.dumps({"balance_weight": w, "silent_effects": sum(math.isinf(r["balance_err_db"]) for r in rows),
+        silent = sum(math.isinf(r["balance_err_db"]) for r in rows)
+        print(json.dumps({"balance_weight": w, "silent_effects": silent,
                           "takes": len(rows), "balance_within_1db": s["balance_within_1db"],
                           "tempo_within_4pct": s["tempo_within_4pct"],
                           "inst_requested_detected": s["inst_requested_detected"],

@@ -53,12 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         for i in range(n):
             lab = arrays.labels[i]
             settings = Settings(tempo=lab["tempo_bpm"], instruments={f: 1.0 for f in lab["instruments"]},
-                                key=lab["key"], mode=lab["mode"], intensity=min(1.0, max(0.6, lab["intensity"])),
+                                key=lab["key"], mode=lab["mode"],
+                                intensity=min(1.0, max(0.6, lab["intensity"])),
                                 seed=args.seed + i, snio_iters=0)
             take = pipe(args.corpus / "test" / arrays.names[i] / "video.mp4", settings)
             music_emb.append(stats_embedding(take.music16, sr))
             sfx_emb.append(stats_embedding(take.sfx16, sr))
-            _, _, _, h, r, e = onset_scores([ev["time"] for ev in lab["events"]], effect_onsets(take.sfx16, sr))
+            events = [ev["time"] for ev in lab["events"]]
+            _, _, _, h, r, e = onset_scores(events, effect_onsets(take.sfx16, sr))
             hits, refs, ests = hits + h, refs + r, ests + e
             tempo_ok += tempo_correct(tempo_estimate(take.music16, sr), lab["tempo_bpm"])[0]
         prec, rec = hits / max(ests, 1), hits / max(refs, 1)

@@ -129,7 +129,8 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
                                "balance": bal, "seed": s,
                                **_measure(take, judge, instruments=inst, balance=bal, events=events)})
     return {"summary": {k: _summary(v) for k, v in rows.items()}, "rows": rows, "snio_iters": iters,
-            "snio_at": pipe.snio.at, "snio_cond_grad": pipe.snio.cond_grad, "grid_guidance": pipe.grid_guidance,
+            "snio_at": pipe.snio.at, "snio_cond_grad": pipe.snio.cond_grad,
+            "grid_guidance": pipe.grid_guidance,
             "videos": [Path(v).name for v in videos], "seconds": time.perf_counter() - t0,
             "judge": judge is not None}
 

@@ -58,7 +58,8 @@ def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16
     fig, axes = plt.subplots(3, 1, figsize=(12, 6.4), sharex=True, constrained_layout=True)
     for ax, (name, wave) in zip(axes, (("music", music16), ("effects", sfx16), ("mix", mix16))):
         mel = log_mel(np.asarray(wave, np.float32))[0].numpy()  # (64, F)
-        ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=MEL_FLOOR, vmax=max(MEL_CEIL, mel.max()),
+        ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=MEL_FLOOR,
+                  vmax=max(MEL_CEIL, mel.max()),
                   extent=(0.0, duration, 0, mel.shape[0]), interpolation="nearest")
         ax.set_ylabel(f"{name}\nmel bin")
         for e in events:

@@ -412,7 +412,7 @@ def _peak_envelope(x: np.ndarray, *, sr: int, floor: float = 0.0) -> np.ndarray:
             stop = min(start + _PEAK_CHUNK, last * _PEAK_BLOCK, n_samples)
             lo, hi = max(0, start - _PEAK_CHUNK_PAD), min(n_samples, stop + _PEAK_CHUNK_PAD)
             up = np.abs(resample_poly(x[:, lo:hi], factor, 1, axis=-1))  # (C, (hi - lo) * factor)
-            up = up.max(axis=0).reshape(hi - lo, factor)[start - lo : stop - lo].max(axis=1)  # (stop - start,)
+            up = up.max(axis=0).reshape(hi - lo, factor)[start - lo : stop - lo].max(axis=1)  # (stop-start,)
             np.maximum(envelope[start:stop], up, out=envelope[start:stop])
     return envelope
 

@@ -87,7 +87,7 @@ class Sampler:
         rest = [*parts[1:], gridless]  # the branches after cond, for cond_grad (guided())
         self.plain_rest = Conditions.cat(rest[:-1]) if len(parts) > 1 else None
         self.with_grid_rest = Conditions.cat(rest) if self.grid_steps else None
-        self._memo: tuple[tuple[int, bool], Tensor, Tensor] | None = None  # ((t, grid term on), x, output): guided()
+        self._memo: tuple[tuple[int, bool], Tensor, Tensor] | None = None  # ((t, grid on), x, output)
 
     @property
     def steps(self) -> int:

@@ -30,7 +30,7 @@ SYNC_SIGMA_S = 0.03  # width of the bump each visual event puts in the target tr
 BALANCE_RANGE_DB = 12.0  # raw-stem loudness targets are clipped to +-12 dB (eq. 6)
 SCORE_NAMES = ("tempo", "instruments", "balance", "sync", "cvsm")
 DEFAULT_WEIGHTS = {"tempo": 1.0, "instruments": 1.0, "balance": 0.1, "sync": 2.0, "cvsm": 2.0}
-BALANCE_WEIGHT_NO_EVENTS = 0.4  # lambda_b of a window without visual events: no sync term shapes the effects (eq. 8b)
+BALANCE_WEIGHT_NO_EVENTS = 0.4  # lambda_b in a window without visual events, where no sync term acts (eq. 8b)
 
 
 # ------------------------------------------------------------------------------------ envelopes
@@ -218,6 +218,6 @@ def _objective(name: str, value: Tensor) -> Tensor:
     return value.clamp_min(1e-6).log() if name == "tempo" else value
 
 
-__all__ = ["BALANCE_WEIGHT_NO_EVENTS", "DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer", "balance_score", "cvsm_score",
-           "event_train", "instrument_score", "mean_scores", "onset_envelope", "stem_loudness_db", "sync_score",
-           "tempo_log_posterior", "tempo_posterior"]
+__all__ = ["BALANCE_WEIGHT_NO_EVENTS", "DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer",
+           "balance_score", "cvsm_score", "event_train", "instrument_score", "mean_scores", "onset_envelope",
+           "stem_loudness_db", "sync_score", "tempo_log_posterior", "tempo_posterior"]
