@@ -95,6 +95,15 @@ def _summary(rows: list[dict]) -> dict:
     }
 
 
+def control_requests(videos: list[Path], *, n_tempos: int = len(TEMPOS),
+                     seed: int = 0) -> list[tuple[Path, float, tuple[str, ...], float, int]]:
+    """(video, tempo, instrument families, balance, seed) of every request: each video at the
+    first `n_tempos` tempos, instruments and balances rotating with the request's index k,
+    seed `seed` + k."""
+    return [(video, tempo, INSTRUMENT_SETS[k % len(INSTRUMENT_SETS)], BALANCES[k % len(BALANCES)], seed + k)
+            for k, (video, tempo) in enumerate(itertools.product(videos, TEMPOS[:n_tempos]))]
+
+
 def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_tempos: int = len(TEMPOS),
                       snio_iters: int | None = None, seed: int = 0, progress: bool = True,
                       grid_guidance: float | None = None, snio_at: float | None = None,
@@ -112,11 +121,7 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
     pipe = SoundtrackPipeline.bundled(root, snio=snio, grid_guidance=grid_guidance)
     judge = load_instrument_judge(root / "instruments-judge") if (root / "instruments-judge").is_dir() else None
     iters = Settings().snio_iters if snio_iters is None else snio_iters
-    tempos = TEMPOS[:n_tempos]
-    requests = []
-    for k, (video, tempo) in enumerate(itertools.product(videos, tempos)):
-        requests.append((video, tempo, INSTRUMENT_SETS[k % len(INSTRUMENT_SETS)], BALANCES[k % len(BALANCES)],
-                         seed + k))
+    requests = control_requests(videos, n_tempos=n_tempos, seed=seed)
     rows = {"snio": [], "plain": []}
     t0 = time.perf_counter()
     for video, tempo, inst, bal, s in tqdm(requests, desc="controls", unit="request", disable=not progress):
