@@ -96,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not args.quiet:
         print("", file=sys.stderr)
+    for note in take.report["notes"]:  # what the musician should know about this take, even with --quiet
+        print(f"note: {note}", file=sys.stderr)
     scores = take.report["scores"]
     print(json.dumps({"out": str(args.out), "files": [p.name for p in paths.values()],
                       "seconds": round(take.report["timings_s"]["total"], 2),

@@ -47,6 +47,9 @@ from soundtrack.models.beatgrid import BeatGrid, frame_times
 CLIP_SAMPLES = AUDIO.n_samples(CLIP.seconds)  # 163840: 10.24 s at 16 kHz = MEL_FRAMES * hop
 INTENSITY_RANGE = (0.6, 1.0)  # the composer's velocity scale
 MODES = ("major", "minor")  # index = the LDM's mode id
+NO_EVENTS_NOTE = ("No cuts, flashes or impacts were found in this video, so the effects have nothing to follow: "
+                  "they are made audible to meet the balance, as hits on no event. For a music-only "
+                  "soundtrack, move the balance to 0.")  # report["notes"] (docs/DECISIONS.md #31)
 _FLATS = {"DB": "C#", "EB": "D#", "GB": "F#", "AB": "G#", "BB": "A#"}
 
 
@@ -699,6 +702,7 @@ class SoundtrackPipeline:
                        "output": mean_scores([w["output"] for w in windows_report])},
             "loudness": {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
                          "sfx_lufs": mix.sfx_lufs},
+            "notes": [NO_EVENTS_NOTE] if not plan.events and settings.balance > 0.0 else [],
         }
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
                     duration_s=plan.duration_s, events=list(plan.events), noises=noises, report=report)
@@ -730,7 +734,8 @@ def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
     return np.ascontiguousarray(out[:n_out])
 
 
-__all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "MODES", "Clip",
+__all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "MODES",
+           "NO_EVENTS_NOTE", "Clip",
            "Controls", "Models", "Settings", "SoundtrackPipeline", "Take", "Update", "checkpoint_root",
            "generate_clip", "instruments_text", "join_windows", "load_bundled", "load_models", "parse_instruments",
            "video_inputs", "vocode"]

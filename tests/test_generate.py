@@ -138,6 +138,7 @@ def test_cli_writes_the_six_files_and_reruns_byte_identically(ckpt, tmp_path):
     assert grid["bpm"] == 120 and 0 <= grid["first_beat_s"] < 0.5 and grid["downbeat"] in (0, 1, 2, 3)
     assert report["tempo_measured_bpm"] >= 0 and "total" in report["timings_s"]
     assert set(report["scores"]["before_snio"]) >= {"tempo", "balance", "sync", "cvsm", "total"}
+    assert report["video"]["events"] > 0 and report["notes"] == [] and "note:" not in a.stderr
     b = _cli(str(video), "--out", str(tmp_path / "b"), *args, ckpt=ckpt)
     assert b.returncode == 0, b.stderr
     for name in ("music.wav", "sfx.wav", "mix.wav"):
@@ -147,6 +148,21 @@ def test_cli_writes_the_six_files_and_reruns_byte_identically(ckpt, tmp_path):
     c = _cli(str(video), "--out", str(tmp_path / "c"), "--settings", str(tmp_path / "s.json"), ckpt=ckpt)
     assert c.returncode == 0, c.stderr
     assert (tmp_path / "a" / "mix.wav").read_bytes() == (tmp_path / "c" / "mix.wav").read_bytes()
+
+
+def test_cli_notes_a_video_without_events(ckpt, tmp_path):
+    """Big Buck Bunny's clip has no cuts, flashes or impacts: the effects follow nothing, and the
+    command says so (stderr and report.json), unless the balance is music only."""
+    from soundtrack.pipeline import NO_EVENTS_NOTE
+
+    video = str(ROOT / "assets" / "bigbuckbunny.mp4")
+    fast = ["--seed", "1", "--steps", "2", "--snio-iters", "0"]
+    r = _cli(video, "--out", str(tmp_path / "a"), *fast, ckpt=ckpt)
+    assert r.returncode == 0, r.stderr
+    assert f"note: {NO_EVENTS_NOTE}" in r.stderr
+    assert json.loads((tmp_path / "a" / "report.json").read_text())["notes"] == [NO_EVENTS_NOTE]
+    r = _cli(video, "--out", str(tmp_path / "b"), "--balance", "0", *fast, ckpt=ckpt)
+    assert r.returncode == 0 and "note:" not in r.stderr
 
 
 def _file(path: Path, data: bytes) -> Path:

@@ -318,6 +318,8 @@ def take_summary(take: TakeRecord) -> str:
         start, end = (scores[k].get(name) for k in ("before_snio", "after_snio"))
         cells = [f"{v:+.3f}" if v is not None else "" for v in (start, end, value)]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for note in r.get("notes", []):
+        lines += ["", note]
     return "\n".join(lines)
 
 

@@ -134,6 +134,16 @@ def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(stud
     assert a.shape == b.shape and np.array_equal(a, b)
 
 
+def test_a_take_of_a_video_without_events_says_its_effects_follow_nothing(studio_env) -> None:
+    hint = "No cuts, flashes or impacts were found"
+    with_events = _run(live.Session(), Settings(seed=1, **FAST), warm=False)[-1]
+    assert with_events.take.report["video"]["events"] > 0 and hint not in with_events.status
+    session = live.Session()
+    frames = list(live.run(session, session.request(), ROOT / "assets" / "bigbuckbunny.mp4",
+                           Settings(seed=1, **FAST), warm=False))
+    assert frames[-1].take.report["video"]["events"] == 0 and hint in frames[-1].status
+
+
 def test_moving_a_control_reoptimises_the_last_take_warm(studio_env) -> None:
     import torch
 
