@@ -403,7 +403,8 @@ def _peak_envelope(x: np.ndarray, *, sr: int, floor: float = 0.0) -> np.ndarray:
     envelope = np.abs(x).max(axis=0, initial=0.0)  # (T,)
     n_blocks = -(-n_samples // _PEAK_BLOCK)
     block_max = np.zeros(n_blocks + 2)  # padded by a silent block on each side
-    block_max[1:-1] = np.pad(envelope, (0, n_blocks * _PEAK_BLOCK - n_samples)).reshape(n_blocks, -1).max(1)
+    block_max[1:-1] = np.pad(envelope, (0, n_blocks * _PEAK_BLOCK - n_samples)).reshape(n_blocks, _PEAK_BLOCK).max(
+        1, initial=0.0)
     reach = np.maximum(np.maximum(block_max[:-2], block_max[1:-1]), block_max[2:])  # (n_blocks,)
     needed = _interpolation_gain(factor) * reach >= floor  # (n_blocks,)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], needed.astype(np.int8), [0]])))  # run starts, stops

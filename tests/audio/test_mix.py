@@ -143,6 +143,8 @@ def test_peak_envelope_skips_only_blocks_that_cannot_reach_the_floor() -> None:
     assert (fast <= full).all() and (fast < full).mean() > 0.5  # most blocks were skipped
     assert np.array_equal(fast[~reaches] < 0.5, np.ones((~reaches).sum(), bool))
     assert true_peak_dbtp(x, sr) == 20 * np.log10(full.max())
+    assert _peak_envelope(np.zeros((2, 0)), sr=sr, floor=0.5).shape == (0,)  # empty: no blocks at all
+    assert true_peak_dbtp(np.zeros((2, 0)), sr) == -math.inf
 
 
 def test_limiter_meets_ceiling_and_never_amplifies() -> None:
