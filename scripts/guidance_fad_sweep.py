@@ -22,13 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from soundtrack.audio.embeddings import frechet_distance, stats_embedding
+    from soundtrack.audio.embeddings import frechet_distance
     from soundtrack.audio.mel import MelSpectrogram
     from soundtrack.config import AUDIO
     from soundtrack.data.cache import load_split
-    from soundtrack.data.verify import effect_onsets, onset_scores, tempo_correct, tempo_estimate
-    from soundtrack.evaluate import STEMS, _cvsm_audio, _read_stem
-    from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root
+    from soundtrack.evaluate import STEMS, _read_stem, sample_items, stem_embeddings, sync_and_tempo
+    from soundtrack.pipeline import SoundtrackPipeline, checkpoint_root
 
     p = argparse.ArgumentParser(prog="python scripts/guidance_fad_sweep.py")
     p.add_argument("--corpus", type=Path, default=ROOT / "corpus")
@@ -39,42 +38,23 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     arrays = load_split(args.corpus, "test", progress=False)
     n = min(args.n, len(arrays))
-    items = [args.corpus / "test" / name for name in arrays.names[:n]]
+    items, labels = [args.corpus / "test" / name for name in arrays.names[:n]], arrays.labels[:n]
     mel_fn = MelSpectrogram(AUDIO)
-    sr = AUDIO.sample_rate
+    real = None
     for pair in args.pairs:
         w, w_g = (float(v) for v in pair.split(","))
         pipe = SoundtrackPipeline.bundled(checkpoint_root(None), grid_guidance=w_g)
-        if pair == args.pairs[0]:
+        if real is None:
             real_waves = {s: np.stack([_read_stem(item, s) for item in items]) for s in STEMS}
-            real = {"stats": {s: np.stack([stats_embedding(x, sr) for x in real_waves[s]]) for s in STEMS},
-                    "cvsm": {s: _cvsm_audio(pipe.models.cvsm, mel_fn, real_waves[s], stem=s).numpy()
-                             for s in STEMS}}
-        waves = {s: [] for s in STEMS}
-        hits = refs = ests = tempo_ok = 0
-        for i, item in enumerate(items):
-            lab = arrays.labels[i]
-            settings = Settings(tempo=lab["tempo_bpm"], instruments={f: 1.0 for f in lab["instruments"]},
-                                key=lab["key"], mode=lab["mode"],
-                                intensity=min(1.0, max(0.6, lab["intensity"])), seed=args.seed + i,
-                                guidance=w, snio_iters=0)
-            take = pipe(item / "video.mp4", settings)
-            waves["music"].append(take.music16)
-            waves["sfx"].append(take.sfx16)
-            events = [ev["time"] for ev in lab["events"]]
-            _, _, _, h, r, e = onset_scores(events, effect_onsets(take.sfx16, sr))
-            hits, refs, ests = hits + h, refs + r, ests + e
-            tempo_ok += tempo_correct(tempo_estimate(take.music16, sr), lab["tempo_bpm"])[0]
+            real = stem_embeddings(real_waves, cvsm=pipe.models.cvsm, mel_fn=mel_fn)
+        waves = sample_items(pipe, items, labels, seed=args.seed, guidance=w, snio_iters=0)
+        emb = stem_embeddings(waves, cvsm=pipe.models.cvsm, mel_fn=mel_fn)
         out = {"guidance": w, "grid_guidance": w_g, "n": n}
         for s in STEMS:
-            x = np.stack(waves[s]).astype(np.float32)
-            out[f"fad_cvsm_{s}"] = frechet_distance(_cvsm_audio(pipe.models.cvsm, mel_fn, x, stem=s).numpy(),
-                                                    real["cvsm"][s])
-            out[f"fad_stats_{s}"] = frechet_distance(np.stack([stats_embedding(v, sr) for v in x]),
-                                                     real["stats"][s])
-        prec, rec = hits / max(ests, 1), hits / max(refs, 1)
-        out["sync_f1"] = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        out["tempo_acc1"] = tempo_ok / n
+            out[f"fad_cvsm_{s}"] = frechet_distance(emb["cvsm"][s], real["cvsm"][s])
+            out[f"fad_stats_{s}"] = frechet_distance(emb["stats"][s], real["stats"][s])
+        metrics = sync_and_tempo(waves, labels)
+        out["sync_f1"], out["tempo_acc1"] = metrics["sync_f1"], metrics["tempo_acc1"]
         print(json.dumps(out), flush=True)
     return 0
 

@@ -25,12 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 
 def main(argv: list[str] | None = None) -> int:
-    from soundtrack.config import AUDIO
-    from soundtrack.data.cache import load_split
-    from soundtrack.data.verify import effect_onsets, onset_scores, tempo_correct, tempo_estimate
     from soundtrack.audio.embeddings import stats_embedding
-    from soundtrack.evaluate import fit_stem_classifier, train_stats_embeddings
-    from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root
+    from soundtrack.data.cache import load_split
+    from soundtrack.evaluate import fit_stem_classifier, sample_items, sync_and_tempo, train_stats_embeddings
+    from soundtrack.pipeline import SoundtrackPipeline, checkpoint_root
 
     p = argparse.ArgumentParser(prog="python scripts/sdma_strength_sweep.py")
     p.add_argument("--corpus", type=Path, default=ROOT / "corpus")
@@ -44,31 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     trained = ctrl.params
     arrays = load_split(args.corpus, "test", progress=False)
     n = min(args.n, len(arrays))
+    items, labels = [args.corpus / "test" / name for name in arrays.names[:n]], arrays.labels[:n]
     stats = train_stats_embeddings(args.corpus, progress=False)
     clf = fit_stem_classifier(stats["music"], stats["sfx"])
-    sr = AUDIO.sample_rate
     for gamma, lam in itertools.product(args.gamma, args.lam):
         ctrl.params = dataclasses.replace(trained, gamma=gamma, lam=lam)
-        music_emb, sfx_emb, hits, refs, ests, tempo_ok = [], [], 0, 0, 0, 0
-        for i in range(n):
-            lab = arrays.labels[i]
-            settings = Settings(tempo=lab["tempo_bpm"], instruments={f: 1.0 for f in lab["instruments"]},
-                                key=lab["key"], mode=lab["mode"],
-                                intensity=min(1.0, max(0.6, lab["intensity"])),
-                                seed=args.seed + i, snio_iters=0)
-            take = pipe(args.corpus / "test" / arrays.names[i] / "video.mp4", settings)
-            music_emb.append(stats_embedding(take.music16, sr))
-            sfx_emb.append(stats_embedding(take.sfx16, sr))
-            events = [ev["time"] for ev in lab["events"]]
-            _, _, _, h, r, e = onset_scores(events, effect_onsets(take.sfx16, sr))
-            hits, refs, ests = hits + h, refs + r, ests + e
-            tempo_ok += tempo_correct(tempo_estimate(take.music16, sr), lab["tempo_bpm"])[0]
-        prec, rec = hits / max(ests, 1), hits / max(refs, 1)
+        waves = sample_items(pipe, items, labels, seed=args.seed, snio_iters=0)
+        leak = {s: clf.p_effects(np.stack([stats_embedding(w) for w in waves[s]])) for s in ("music", "sfx")}
+        metrics = sync_and_tempo(waves, labels)
         print(json.dumps({"gamma": gamma, "lam": lam, "n": n,
-                          "leak_music": float(np.mean(clf.p_effects(np.stack(music_emb)))),
-                          "leak_sfx": float(np.mean(1.0 - clf.p_effects(np.stack(sfx_emb)))),
-                          "sync_f1": 2 * prec * rec / (prec + rec) if prec + rec else 0.0,
-                          "tempo_acc1": tempo_ok / n}), flush=True)
+                          "leak_music": float(np.mean(leak["music"])),
+                          "leak_sfx": float(np.mean(1.0 - leak["sfx"])),
+                          "sync_f1": metrics["sync_f1"], "tempo_acc1": metrics["tempo_acc1"]}), flush=True)
     return 0
 
 

@@ -241,27 +241,32 @@ def _beat_cut(music: np.ndarray, cuts: list[float], sr: int) -> tuple[int, int]:
     return sum(bool(np.min(np.abs(beats - c)) <= BEAT_CUT_TOLERANCE_S) for c in cuts), len(cuts)
 
 
-def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.ndarray]], labels: list[dict],
-                 video_embed: torch.Tensor, cvsm, mel_fn, clf: StemClassifier, judge=None) -> dict:
-    """Every metric of one row; `waves` {"music", "sfx"}: (n, T); `real`: the real stems'
-    stats and cvsm embeddings {"stats"|"cvsm": {"music"|"sfx": (n, D)}} and the judge's
-    probabilities on the real music {"judge": (n, 10)}."""
-    from soundtrack.audio.mix import loudness_lufs
-    from soundtrack.data.families import FAMILY_NAMES
-    from soundtrack.models.instruments import instrument_metrics
+def item_settings(label: dict, *, seed: int, **settings):
+    """The studio settings that ask for a corpus item's own labels: its tempo, instruments (all
+    at weight 1), key, mode and intensity (clipped to the studio's 0.6-1), with `seed` and any
+    further settings (steps, guidance, snio_iters, ...)."""
+    from soundtrack.pipeline import Settings
 
-    from soundtrack.audio.embeddings import frechet_distance, stats_embedding
+    return Settings(tempo=label["tempo_bpm"], instruments={f: 1.0 for f in label["instruments"]},
+                    key=label["key"], mode=label["mode"], intensity=min(1.0, max(0.6, label["intensity"])),
+                    seed=seed, **settings)
+
+
+def stem_embeddings(waves: dict[str, np.ndarray], *, cvsm, mel_fn) -> dict[str, dict[str, np.ndarray]]:
+    """Both embeddings of both stems: {"stats"|"cvsm": {"music"|"sfx": (n, D)}} of `waves`
+    {"music", "sfx"}: (n, T) at 16 kHz (the FAD inputs)."""
+    from soundtrack.audio.embeddings import stats_embedding
+
+    return {"stats": {s: np.stack([stats_embedding(w, AUDIO.sample_rate) for w in waves[s]]) for s in STEMS},
+            "cvsm": {s: _cvsm_audio(cvsm, mel_fn, waves[s], stem=s).numpy() for s in STEMS}}
+
+
+def sync_and_tempo(waves: dict[str, np.ndarray], labels: list[dict]) -> dict[str, float]:
+    """Effects onsets against the labelled events, F1 at ±50 ms pooled over items, and
+    librosa's tempo accuracy (±4 %; acc2 also accepts half and double) on the music."""
     from soundtrack.data.verify import effect_onsets, onset_scores, tempo_correct, tempo_estimate
 
     sr = AUDIO.sample_rate
-    stats = {s: np.stack([stats_embedding(w, sr) for w in waves[s]]) for s in STEMS}  # (n, D)
-    cvsm_emb = {s: _cvsm_audio(cvsm, mel_fn, waves[s], stem=s) for s in STEMS}  # (n, D)
-    out: dict = {}
-    for s in STEMS:
-        out[f"fad_stats_{s}"] = frechet_distance(stats[s], real["stats"][s])
-        out[f"fad_cvsm_{s}"] = frechet_distance(cvsm_emb[s].numpy(), real["cvsm"][s])
-    out["leak_music"] = float(np.mean(clf.p_effects(stats["music"])))
-    out["leak_sfx"] = float(np.mean(1.0 - clf.p_effects(stats["sfx"])))
     hits = n_ref = n_est = 0
     acc1, acc2 = [], []
     for wave_m, wave_s, lab in zip(waves["music"], waves["sfx"], labels):
@@ -271,10 +276,43 @@ def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.n
         acc1.append(a1)
         acc2.append(a2)
     p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
-    out["sync_f1"] = 2 * p * r / (p + r) if p + r else 0.0  # pooled over items
-    out["tempo_acc1"], out["tempo_acc2"] = float(np.mean(acc1)), float(np.mean(acc2))
-    out["cvsm_video_music"] = float((video_embed * cvsm_emb["music"]).sum(-1).mean())  # unit vectors: cosine
-    out["cvsm_video_sfx"] = float((video_embed * cvsm_emb["sfx"]).sum(-1).mean())
+    return {"sync_f1": 2 * p * r / (p + r) if p + r else 0.0,  # pooled over items
+            "tempo_acc1": float(np.mean(acc1)), "tempo_acc2": float(np.mean(acc2))}
+
+
+def sample_items(pipe, items: list[Path], labels: list[dict], *, seed: int = 0,
+                 **settings) -> dict[str, np.ndarray]:
+    """Each item's video generated with its own labels (:func:`item_settings`, seed `seed` + i)
+    -> {"music", "sfx"}: (n, T) 16 kHz stems."""
+    waves: dict[str, list] = {s: [] for s in STEMS}
+    for i, (item, lab) in enumerate(zip(items, labels)):
+        take = pipe(item / "video.mp4", item_settings(lab, seed=seed + i, **settings))
+        waves["music"].append(take.music16)
+        waves["sfx"].append(take.sfx16)
+    return {s: np.stack(v).astype(np.float32) for s, v in waves.items()}
+
+
+def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.ndarray]], labels: list[dict],
+                 video_embed: torch.Tensor, cvsm, mel_fn, clf: StemClassifier, judge=None) -> dict:
+    """Every metric of one row; `waves` {"music", "sfx"}: (n, T); `real`: the real stems'
+    stats and cvsm embeddings {"stats"|"cvsm": {"music"|"sfx": (n, D)}} and the judge's
+    probabilities on the real music {"judge": (n, 10)}."""
+    from soundtrack.audio.embeddings import frechet_distance
+    from soundtrack.audio.mix import loudness_lufs
+    from soundtrack.data.families import FAMILY_NAMES
+    from soundtrack.models.instruments import instrument_metrics
+
+    sr = AUDIO.sample_rate
+    emb = stem_embeddings(waves, cvsm=cvsm, mel_fn=mel_fn)  # (n, D) each
+    out: dict = {}
+    for s in STEMS:
+        out[f"fad_stats_{s}"] = frechet_distance(emb["stats"][s], real["stats"][s])
+        out[f"fad_cvsm_{s}"] = frechet_distance(emb["cvsm"][s], real["cvsm"][s])
+    out["leak_music"] = float(np.mean(clf.p_effects(emb["stats"]["music"])))
+    out["leak_sfx"] = float(np.mean(1.0 - clf.p_effects(emb["stats"]["sfx"])))
+    out.update(sync_and_tempo(waves, labels))
+    for s, key in (("music", "cvsm_video_music"), ("sfx", "cvsm_video_sfx")):  # unit vectors: cosine
+        out[key] = float((video_embed * torch.from_numpy(emb["cvsm"][s])).sum(-1).mean())
     if judge is not None:
         probs = _judge_probs(judge, mel_fn, waves["music"])  # (n, 10)
         requested = torch.tensor([[float(f in lab["instruments"]) for f in FAMILY_NAMES] for lab in labels])
@@ -299,7 +337,6 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     """Rows of metrics for the first `n` items of `split` (module docstring); JSON-able."""
     from tqdm import tqdm
 
-    from soundtrack.audio.embeddings import stats_embedding
     from soundtrack.audio.mel import MelSpectrogram
     from soundtrack.data.cache import load_split
     from soundtrack.models.cvsm import load_cvsm, retrieval
@@ -397,9 +434,8 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
             t0 = time.perf_counter()
             if row in row_pipe:
                 key, iters, offset = row_pipe[row]
-                settings = Settings(tempo=lab["tempo_bpm"], instruments={f: 1.0 for f in lab["instruments"]},
-                                    key=lab["key"], mode=lab["mode"], intensity=min(1.0, max(0.6, lab["intensity"])),
-                                    seed=seed + i + offset, steps=steps, guidance=guidance, snio_iters=iters)
+                settings = item_settings(lab, seed=seed + i + offset, steps=steps, guidance=guidance,
+                                         snio_iters=iters)
                 take = pipes[key](items[i] / "video.mp4", settings)
                 scores[row].append(take.report["scores"])
                 pair = (take.music16, take.sfx16)
@@ -420,8 +456,7 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     # 6. Metrics, every row against the real stems of the same items
     t0 = time.perf_counter()
     real_waves = {s: np.stack(waves["real"][s]) for s in STEMS}  # (n, T)
-    real = {"stats": {s: np.stack([stats_embedding(w) for w in real_waves[s]]) for s in STEMS},
-            "cvsm": {s: _cvsm_audio(cvsm, mel_fn, real_waves[s], stem=s).numpy() for s in STEMS}}
+    real = stem_embeddings(real_waves, cvsm=cvsm, mel_fn=mel_fn)
     if judge is not None:
         real["judge"] = _judge_probs(judge, mel_fn, real_waves["music"])
     rows: dict[str, dict] = {}

@@ -21,7 +21,6 @@ Prints a Markdown table and writes it (with the command) into docs/RESULTS.md be
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import itertools
 import json
 import math
@@ -115,10 +114,10 @@ def evaluate_controls(*, videos: list[Path], checkpoints: Path | None = None, n_
     from soundtrack.sampling.snio import SNIOConfig
 
     root = checkpoint_root(checkpoints)
-    snio = SNIOConfig()
-    snio = snio if snio_at is None else dataclasses.replace(snio, at=snio_at)
-    snio = dataclasses.replace(snio, cond_grad=False) if snio_full_grad else snio
-    pipe = SoundtrackPipeline.bundled(root, snio=snio, grid_guidance=grid_guidance)
+    ablations: dict = {} if snio_at is None else {"at": snio_at}
+    if snio_full_grad:
+        ablations["cond_grad"] = False
+    pipe = SoundtrackPipeline.bundled(root, snio=SNIOConfig(**ablations), grid_guidance=grid_guidance)
     judge = load_instrument_judge(root / "instruments-judge") if (root / "instruments-judge").is_dir() else None
     iters = Settings().snio_iters if snio_iters is None else snio_iters
     requests = control_requests(videos, n_tempos=n_tempos, seed=seed)
@@ -146,7 +145,8 @@ def markdown(result: dict) -> str:
 
     s = result["summary"]
     lines = ["| sampling | requests | tempo within ±4 % | requested families detected | unrequested detected | "
-             "balance within ±1 dB | sync F1 (±50 ms) | sync F1, videos with events |", "|---|---|---|---|---|---|---|---|"]
+             "balance within ±1 dB | sync F1 (±50 ms) | sync F1, videos with events |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, title in (("plain", "plain (no SNIO)"),
                         ("snio", f"SNIO, {result['snio_iters']} iterations at {result['snio_at']:g} of the steps")):
         v = s[name]

@@ -24,6 +24,7 @@ from soundtrack.models.beatgrid import BeatGrid
 
 OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png", "report.json")
 EVENT_COLOURS = {"cut": "#e8e8e8", "flash": "#ffd84a", "impact": "#ff5a4a"}
+BEAT_COLOUR, GRID_COLOUR, MEL_CMAP = "#7fd7ff", "#9dff8a", "magma"  # measured beats, requested grid, mels
 MEL_FLOOR, MEL_CEIL = -11.5, -4.0  # colour scale of the log-mel pictures: black at the floor, top at least -4
 PREVIEW_WIDTH, PREVIEW_PANEL = 800, 96  # live preview: pixels across, and per panel
 
@@ -58,15 +59,15 @@ def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16
     fig, axes = plt.subplots(3, 1, figsize=(12, 6.4), sharex=True, constrained_layout=True)
     for ax, (name, wave) in zip(axes, (("music", music16), ("effects", sfx16), ("mix", mix16))):
         mel = log_mel(np.asarray(wave, np.float32))[0].numpy()  # (64, F)
-        ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", vmin=MEL_FLOOR,
+        ax.imshow(mel, origin="lower", aspect="auto", cmap=MEL_CMAP, vmin=MEL_FLOOR,
                   vmax=max(MEL_CEIL, mel.max()),
                   extent=(0.0, duration, 0, mel.shape[0]), interpolation="nearest")
         ax.set_ylabel(f"{name}\nmel bin")
         for e in events:
             ax.axvline(e.time, color=EVENT_COLOURS.get(e.type, "white"), lw=1.0, alpha=0.8)
-        ax.plot(beats, np.full(len(beats), mel.shape[0] - 2), "v", color="#7fd7ff", ms=4, ls="none")
+        ax.plot(beats, np.full(len(beats), mel.shape[0] - 2), "v", color=BEAT_COLOUR, ms=4, ls="none")
         if grid_beats is not None:
-            ax.plot(grid_beats, np.full(len(grid_beats), 1.5), "^", color="#9dff8a", ms=4, ls="none")
+            ax.plot(grid_beats, np.full(len(grid_beats), 1.5), "^", color=GRID_COLOUR, ms=4, ls="none")
     axes[-1].set_xlabel("time (s)   lines: cut (grey), flash (yellow), impact (red); "
                         "triangles: measured beats (top, blue), requested grid (bottom, green)")
     if title:
@@ -89,7 +90,13 @@ def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, durat
     from matplotlib import colormaps
     from PIL import Image
 
-    lut = (colormaps["magma"](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)  # (256, 3)
+    from matplotlib.colors import to_rgb
+
+    lut = (colormaps[MEL_CMAP](np.linspace(0.0, 1.0, 256))[:, :3] * 255).astype(np.uint8)  # (256, 3)
+
+    def rgb(colour: str) -> tuple[int, ...]:
+        return tuple(round(255 * c) for c in to_rgb(colour))
+
     n = max(1, min(music_mel.shape[-1], int(round(duration_s * 100))))
     music, sfx = np.asarray(music_mel, np.float32)[:, :n], np.asarray(sfx_mel, np.float32)[:, :n]
     mix = 0.5 * np.logaddexp(2.0 * music, 2.0 * sfx)  # (64, n) log-magnitude of the summed power
@@ -106,11 +113,10 @@ def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, durat
         top = k * (H + gap)
         canvas[top:top + H] = panel
         for e in events:
-            colour = EVENT_COLOURS.get(e.type, "#ffffff")
-            canvas[top:top + H, xs(e.time)] = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+            canvas[top:top + H, xs(e.time)] = rgb(EVENT_COLOURS.get(e.type, "white"))
         if k == 0 and grid_beats is not None and len(grid_beats):
             for x in xs(grid_beats):
-                canvas[top + H - 6:top + H, max(0, x - 1):x + 2] = (157, 255, 138)
+                canvas[top + H - 6:top + H, max(0, x - 1):x + 2] = rgb(GRID_COLOUR)
     Image.fromarray(canvas).save(path, compress_level=1)
 
 

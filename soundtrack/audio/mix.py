@@ -390,7 +390,7 @@ def _peak_envelope(x: np.ndarray, *, sr: int, floor: float = 0.0) -> np.ndarray:
     and of the interpolated points between n and n+1, wherever that can reach ``floor``.
 
     An interpolated point is a weighted sum of the samples within the filter's half-length,
-    so it is at most G = max over phases of sum |h| (:func:`_interpolation_gain`) times their
+    so it is at most G = max over phases of sum |h| (of :func:`_upsampling_filter`) times their
     largest magnitude. Blocks where G times the largest magnitude of the block and its
     neighbours stays under ``floor`` are not oversampled: there the envelope is ``|x|``,
     which is exact wherever the true envelope can reach ``floor`` (the limiter passes its
@@ -403,29 +403,34 @@ def _peak_envelope(x: np.ndarray, *, sr: int, floor: float = 0.0) -> np.ndarray:
     envelope = np.abs(x).max(axis=0, initial=0.0)  # (T,)
     n_blocks = -(-n_samples // _PEAK_BLOCK)
     block_max = np.zeros(n_blocks + 2)  # padded by a silent block on each side
-    block_max[1:-1] = np.pad(envelope, (0, n_blocks * _PEAK_BLOCK - n_samples)).reshape(n_blocks, _PEAK_BLOCK).max(
-        1, initial=0.0)
+    padded = np.pad(envelope, (0, n_blocks * _PEAK_BLOCK - n_samples))  # (n_blocks * _PEAK_BLOCK,)
+    block_max[1:-1] = padded.reshape(n_blocks, _PEAK_BLOCK).max(1, initial=0.0)
     reach = np.maximum(np.maximum(block_max[:-2], block_max[1:-1]), block_max[2:])  # (n_blocks,)
-    needed = _interpolation_gain(factor) * reach >= floor  # (n_blocks,)
+    h = _upsampling_filter(factor)
+    gain = 1.001 * factor * max(float(np.abs(h[p::factor]).sum()) for p in range(factor))  # G, with a margin
+    needed = gain * reach >= floor  # (n_blocks,)
     edges = np.flatnonzero(np.diff(np.concatenate([[0], needed.astype(np.int8), [0]])))  # run starts, stops
     for first, last in zip(edges[::2], edges[1::2]):
         for start in range(first * _PEAK_BLOCK, min(last * _PEAK_BLOCK, n_samples), _PEAK_CHUNK):
             stop = min(start + _PEAK_CHUNK, last * _PEAK_BLOCK, n_samples)
             lo, hi = max(0, start - _PEAK_CHUNK_PAD), min(n_samples, stop + _PEAK_CHUNK_PAD)
-            up = np.abs(resample_poly(x[:, lo:hi], factor, 1, axis=-1))  # (C, (hi - lo) * factor)
+            up = np.abs(resample_poly(x[:, lo:hi], factor, 1, axis=-1, window=h))  # (C, (hi - lo) * factor)
             up = up.max(axis=0).reshape(hi - lo, factor)[start - lo : stop - lo].max(axis=1)  # (stop-start,)
             np.maximum(envelope[start:stop], up, out=envelope[start:stop])
     return envelope
 
 
 @functools.lru_cache(maxsize=None)
-def _interpolation_gain(factor: int) -> float:
-    """G: the largest sum of |h| over the polyphase branches of resample_poly's filter for
-    ``factor``x upsampling (its default Kaiser-windowed sinc), with a margin for rounding."""
+def _upsampling_filter(factor: int) -> np.ndarray:
+    """The interpolation filter of ``factor``x upsampling, scipy's own default for resample_poly
+    (a Kaiser-windowed sinc, beta 5, half-length 10 input samples), passed to it explicitly so
+    the bound of :func:`_peak_envelope` is taken on the filter that runs; resample_poly scales
+    it by ``factor``."""
     from scipy.signal import firwin
 
-    h = firwin(2 * 10 * factor + 1, 1.0 / factor, window=("kaiser", 5.0)) * factor
-    return 1.001 * max(float(np.abs(h[p::factor]).sum()) for p in range(factor))
+    h = firwin(2 * 10 * factor + 1, 1.0 / factor, window=("kaiser", 5.0))
+    h.setflags(write=False)
+    return h
 
 
 def _limit_balanced(

@@ -73,23 +73,22 @@ def get_pipeline(variant: str = "full") -> SoundtrackPipeline:
 
 def warm_up() -> bool:
     """Pay at start-up what the first take would (about 5 s on 2 cores): load the bundled
-    model, compile librosa's beat tracker (numba, on first use; the take's tempo is
-    measured with it) and import matplotlib (the take's spectrogram). False, quietly, if
-    the model is not installed: the studio says so when a take is asked for."""
+    model, then measure the tempo of four seconds of clicks (numba compiles librosa's beat
+    tracker on first use) and draw their spectrogram (matplotlib's first figure), as
+    writing a take does. False, quietly, if the model is not installed: the studio says so
+    when a take is asked for."""
     try:
         get_pipeline("full")
     except InputError:
         return False
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot  # noqa: F401
-
-    from soundtrack.render import measure_tempo
+    from soundtrack.render import measure_tempo, spectrogram_png
 
     clicks = np.zeros(4 * AUDIO.sample_rate, np.float32)
     clicks[:: AUDIO.sample_rate // 2] = 1.0  # 120 BPM for four seconds
-    measure_tempo(clicks)
+    _, beats = measure_tempo(clicks)
+    with tempfile.TemporaryDirectory() as tmp:
+        spectrogram_png(Path(tmp) / "warm-up.png", music16=clicks, sfx16=clicks, mix16=clicks, events=[],
+                        beats=beats)
     return True
 
 
