@@ -40,6 +40,12 @@ A row whose run directory is missing is skipped with a note. Metrics, per row:
 - `beat_cut`: the share of the video's cuts with a music beat (librosa beat tracker) within
   +-70 ms: how well the music's pulse lands on the picture's cuts.
 
+Each row also keeps its per-item values (`items`), and the ablations are read as paired
+differences: `paired` holds full − no_sdma (SDMA), full − no_snio (SNIO) and no_snio −
+two_step (joint generation) for every metric with per-item values, with the 95 % interval
+of a paired bootstrap over the items (docs/DECISIONS.md #34). FAD, KL and beat-cut are
+set-level numbers and get no interval.
+
 Plus CVSM retrieval (docs/method/cvsm.md eq. 8, 100 candidates) on the whole split, once.
 """
 from __future__ import annotations
@@ -261,23 +267,33 @@ def stem_embeddings(waves: dict[str, np.ndarray], *, cvsm, mel_fn) -> dict[str, 
             "cvsm": {s: _cvsm_audio(cvsm, mel_fn, waves[s], stem=s).numpy() for s in STEMS}}
 
 
-def sync_and_tempo(waves: dict[str, np.ndarray], labels: list[dict]) -> dict[str, float]:
+def sync_and_tempo(waves: dict[str, np.ndarray], labels: list[dict], *,
+                   per_item: dict | None = None) -> dict[str, float]:
     """Effects onsets against the labelled events, F1 at ±50 ms pooled over items, and
-    librosa's tempo accuracy (±4 %; acc2 also accepts half and double) on the music."""
+    librosa's tempo accuracy (±4 %; acc2 also accepts half and double) on the music.
+    per_item: a dict to receive the per-item counts ("sync": (hits, events, onsets) per
+    item, "tempo_acc1": 0/1 per item), for :func:`paired_differences`."""
     from soundtrack.data.verify import effect_onsets, onset_scores, tempo_correct, tempo_estimate
 
     sr = AUDIO.sample_rate
-    hits = n_ref = n_est = 0
-    acc1, acc2 = [], []
+    counts, acc1, acc2 = [], [], []
     for wave_m, wave_s, lab in zip(waves["music"], waves["sfx"], labels):
         _, _, _, h, r, e = onset_scores([ev["time"] for ev in lab["events"]], effect_onsets(wave_s, sr))
-        hits, n_ref, n_est = hits + h, n_ref + r, n_est + e
+        counts.append((int(h), int(r), int(e)))
         a1, a2 = tempo_correct(tempo_estimate(wave_m, sr), lab["tempo_bpm"])
-        acc1.append(a1)
-        acc2.append(a2)
-    p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
-    return {"sync_f1": 2 * p * r / (p + r) if p + r else 0.0,  # pooled over items
+        acc1.append(float(a1))
+        acc2.append(float(a2))
+    if per_item is not None:
+        per_item.update(sync=counts, tempo_acc1=acc1)
+    return {"sync_f1": _pooled_f1(np.array(counts, float).reshape(-1, 3)),  # pooled over items
             "tempo_acc1": float(np.mean(acc1)), "tempo_acc2": float(np.mean(acc2))}
+
+
+def _pooled_f1(counts: np.ndarray) -> float:
+    """F1 of (hits, references, estimates) rows (n, 3) summed over the rows."""
+    hits, n_ref, n_est = counts.sum(0)
+    p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
+    return float(2 * p * r / (p + r)) if p + r else 0.0
 
 
 def sample_items(pipe, items: list[Path], labels: list[dict], *, seed: int = 0,
@@ -308,25 +324,78 @@ def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.n
     for s in STEMS:
         out[f"fad_stats_{s}"] = frechet_distance(emb["stats"][s], real["stats"][s])
         out[f"fad_cvsm_{s}"] = frechet_distance(emb["cvsm"][s], real["cvsm"][s])
-    out["leak_music"] = float(np.mean(clf.p_effects(emb["stats"]["music"])))
-    out["leak_sfx"] = float(np.mean(1.0 - clf.p_effects(emb["stats"]["sfx"])))
-    out.update(sync_and_tempo(waves, labels))
+    items: dict = {}  # per-item values, for paired_differences
+    items["leak_music"] = clf.p_effects(emb["stats"]["music"]).tolist()
+    items["leak_sfx"] = (1.0 - clf.p_effects(emb["stats"]["sfx"])).tolist()
+    out["leak_music"] = float(np.mean(items["leak_music"]))
+    out["leak_sfx"] = float(np.mean(items["leak_sfx"]))
+    out.update(sync_and_tempo(waves, labels, per_item=items))
     for s, key in (("music", "cvsm_video_music"), ("sfx", "cvsm_video_sfx")):  # unit vectors: cosine
-        out[key] = float((video_embed * torch.from_numpy(emb["cvsm"][s])).sum(-1).mean())
+        items[key] = (video_embed * torch.from_numpy(emb["cvsm"][s])).sum(-1).tolist()
+        out[key] = float(np.mean(items[key]))
     if judge is not None:
         probs = _judge_probs(judge, mel_fn, waves["music"])  # (n, 10)
         requested = torch.tensor([[float(f in lab["instruments"]) for f in FAMILY_NAMES] for lab in labels])
         m = instrument_metrics(probs, requested)
         out["inst_recall"], out["inst_fpr"] = m["recall"], m["fpr"]
         out["kl_inst"] = _bernoulli_kl(real["judge"], probs)
+        det, req = probs >= 0.5, requested > 0.5
+        counts = [(det & req).sum(1), req.sum(1), (det & ~req).sum(1), (~req).sum(1)]
+        items["inst"] = torch.stack(counts, 1).tolist()  # (n, 4)
     diffs = [abs(loudness_lufs(s_, sr) - loudness_lufs(m_, sr)) for m_, s_ in zip(waves["music"], waves["sfx"])]
     finite = [d for d in diffs if math.isfinite(d)]
     out["balance_db"] = float(np.mean(finite)) if finite else None
+    items["balance_db"] = [d if math.isfinite(d) else None for d in diffs]
     hit = tot = 0
     for wave_m, lab in zip(waves["music"], labels):
         h, t = _beat_cut(wave_m, [ev["time"] for ev in lab["events"] if ev["type"] == "cut"], sr)
         hit, tot = hit + h, tot + t
     out["beat_cut"] = hit / tot if tot else None
+    out["items"] = items
+    return out
+
+
+# ------------------------------------------------------------------------- paired differences
+PAIRED = (  # (row a, row b, what a - b measures)
+    ("full", "no_sdma", "SDMA"), ("full", "no_snio", "SNIO"), ("no_snio", "two_step", "joint generation"))
+PAIRED_METRICS = (  # (key, markdown header): the metrics with per-item values
+    ("leak_music", "leak music"), ("leak_sfx", "leak sfx"), ("sync_f1", "sync F1"),
+    ("tempo_acc1", "tempo acc1"), ("inst_recall", "inst recall"), ("inst_fpr", "inst FPR"),
+    ("balance_db", "balance dB"), ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"))
+
+
+def _item_metric(items: dict, key: str, idx: np.ndarray) -> float:
+    """A row's metric recomputed on the items `idx` (with repeats) from its per-item values."""
+    if key == "sync_f1":
+        return _pooled_f1(np.asarray(items["sync"], float).reshape(-1, 3)[idx])
+    if key in ("inst_recall", "inst_fpr"):
+        c = np.asarray(items["inst"], float)[idx]  # (n, 4): hits, requested, false, unrequested
+        hits, n = (c[:, 0], c[:, 1]) if key == "inst_recall" else (c[:, 2], c[:, 3])
+        return hits.sum() / max(n.sum(), 1)
+    v = np.array([np.nan if x is None else x for x in items[key]], float)[idx]
+    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+
+
+def paired_differences(rows: dict[str, dict], a: str, b: str, *, n_boot: int = 2000,
+                       seed: int = 0) -> dict[str, dict[str, float]]:
+    """{metric: {"diff", "lo", "hi"}}: row a minus row b on the same items, with the 95 %
+    percentile interval of a paired bootstrap (items resampled with replacement, the same
+    draw for both rows; pooled metrics such as sync F1 are re-pooled on each draw)."""
+    ia, ib = rows[a]["items"], rows[b]["items"]
+    n = len(ia["leak_music"])
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_boot, n))
+    out = {}
+    for key, _ in PAIRED_METRICS:
+        source = {"sync_f1": "sync", "inst_recall": "inst", "inst_fpr": "inst"}.get(key, key)
+        if source not in ia or source not in ib:
+            continue
+        every = np.arange(n)
+        diff = _item_metric(ia, key, every) - _item_metric(ib, key, every)
+        boot = np.array([_item_metric(ia, key, d) - _item_metric(ib, key, d) for d in draws])
+        boot = boot[np.isfinite(boot)]
+        lo, hi = np.percentile(boot, [2.5, 97.5]) if len(boot) else (float("nan"), float("nan"))
+        out[key] = {"diff": float(diff), "lo": float(lo), "hi": float(hi)}
     return out
 
 
@@ -469,11 +538,13 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
                          "surrogate_before": mean_scores([sc["before_snio"] for sc in v]),
                          "surrogate_after": mean_scores([sc["after_snio"] for sc in v])}
                    for row, v in scores.items() if v}
+    paired = {f"{a}-{b}": paired_differences(rows, a, b) for a, b, _ in PAIRED if a in rows and b in rows}
     metrics_s = time.perf_counter() - t0
     cvsm_retrieval = retrieval(cvsm, arrays, n_candidates=RETRIEVAL_CANDIDATES)
 
     return {
         "rows": rows,
+        "paired": paired,
         "skipped": skipped,
         "control_scores": snio_scores,
         "labels": [{"tempo_bpm": lab["tempo_bpm"], "instruments": lab["instruments"], "events": lab["events"]}
@@ -524,6 +595,28 @@ def markdown_table(result: dict) -> str:
             lines.append("| " + " | ".join([row] + [_fmt(v["output"].get(k)) for k in names] +
                                            [f"{_fmt(v['surrogate_before'].get(k))}→{_fmt(v['surrogate_after'].get(k))}"
                                             for k in names]) + " |")
+    paired = result.get("paired")
+    if paired:
+        n = result.get("settings", {}).get("n", "the")
+        lines += ["", f"Ablations as paired differences on the same {n} items (row a minus row b; "
+                  "95 % interval of a paired bootstrap over the items, 2,000 draws; * where the "
+                  "interval excludes 0). Lower is better for leakage, FPR and balance dB, higher for "
+                  "the rest:", "",
+                  "| a − b | " + " | ".join(title for _, title in PAIRED_METRICS) + " |",
+                  "|" + "---|" * (1 + len(PAIRED_METRICS))]
+        for a, b, what in PAIRED:
+            d = paired.get(f"{a}-{b}")
+            if d is None:
+                continue
+            cells = []
+            for key, _ in PAIRED_METRICS:
+                c = d.get(key)
+                if c is None:
+                    cells.append("—")
+                    continue
+                star = "*" if c["lo"] > 0 or c["hi"] < 0 else ""
+                cells.append(f"{c['diff']:+.3f}{star} [{c['lo']:+.3f}, {c['hi']:+.3f}]")
+            lines.append(f"| {what}: {a} − {b} | " + " | ".join(cells) + " |")
     r = result.get("cvsm_retrieval")
     if r:
         lines.append(f"\nCVSM retrieval among {int(r['n_candidates'])} candidates (chance R@1 "

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundtrack.evaluate import (METRICS, SECTION_BEGIN, SECTION_END, SYSTEMS, evaluate, fit_stem_classifier,
-                                 main, markdown_table, write_results_section)
+from soundtrack.evaluate import (METRICS, PAIRED, SECTION_BEGIN, SECTION_END, SYSTEMS, evaluate,
+                                 fit_stem_classifier, main, markdown_table, paired_differences,
+                                 write_results_section)
 from tests.test_pipeline import export_tiny_runs
 
 OTHER_TEXT = "# Results\n\nHand-written notes that must survive.\n"
@@ -60,6 +61,12 @@ def test_every_row_and_metric_is_finite(cli_run):
     table = markdown_table(result)
     for row in SYSTEMS:
         assert f"| {row} |" in table
+    assert set(result["paired"]) == {f"{a}-{b}" for a, b, _ in PAIRED}
+    for (a, b, what), (key, d) in zip(PAIRED, result["paired"].items()):
+        rows = result["rows"]
+        assert d["sync_f1"]["diff"] == pytest.approx(rows[a]["sync_f1"] - rows[b]["sync_f1"])
+        assert d["leak_sfx"]["lo"] <= d["leak_sfx"]["diff"] <= d["leak_sfx"]["hi"]
+        assert f"| {what}: {a} − {b} |" in table
 
 
 def test_results_section_is_replaced_in_place(cli_run):
@@ -87,6 +94,32 @@ def test_missing_runs_skip_their_rows(tiny_corpus, runs, tmp_path):
     assert "nope" in result["skipped"]["no_snio"] and "nope" in result["skipped"]["two_step"]
     assert "nope" in result["skipped"]["full"] and "nope2" in result["skipped"]["no_sdma"]
     assert "`full`: skipped" in markdown_table(result)
+
+
+def _rows_for_pairing(rng, n: int, *, leak_shift: float) -> dict:
+    base = rng.uniform(0.1, 0.5, n)
+    counts = [(3, 4, 4)] * n
+    def row(shift, hits):
+        return {"items": {"leak_music": (base + shift).tolist(), "leak_sfx": base.tolist(),
+                          "sync": [(hits, r, e) for _, r, e in counts], "tempo_acc1": [1.0] * n,
+                          "balance_db": [1.0, None] * (n // 2)}}
+    return {"a": row(leak_shift, 4), "b": row(0.0, 2)}
+
+
+def test_paired_differences_find_a_consistent_shift_and_not_a_null_one():
+    rng = np.random.default_rng(0)
+    rows = _rows_for_pairing(rng, 40, leak_shift=-0.05)
+    d = paired_differences(rows, "a", "b", n_boot=500)
+    # every item 0.05 lower; sync pooled, and re-pooled on every draw
+    assert d["leak_music"]["diff"] == pytest.approx(-0.05) and d["leak_music"]["hi"] < 0
+    assert d["sync_f1"]["diff"] == pytest.approx(1.0 - 0.5) and d["sync_f1"]["lo"] > 0
+    for key in ("leak_sfx", "tempo_acc1", "balance_db"):  # identical in both rows
+        assert d[key] == {"diff": 0.0, "lo": 0.0, "hi": 0.0}
+    assert "inst_recall" not in d  # no judge: no per-item counts
+    noisy = {"a": {"items": {"leak_music": rng.normal(0.3, 0.1, 40).tolist()}},
+             "b": {"items": {"leak_music": rng.normal(0.3, 0.1, 40).tolist()}}}
+    c = paired_differences(noisy, "a", "b", n_boot=500)["leak_music"]
+    assert c["lo"] < c["diff"] < c["hi"] and c["hi"] - c["lo"] > 0.02
 
 
 def test_stem_classifier_separates_the_classes():
@@ -121,6 +154,10 @@ def test_evaluate_controls_runs_and_reports_both_samplings(tmp_path):
         assert s["inst_requested_detected"] is not None  # the tiny judge is bundled
     assert [r["tempo"] for r in result["rows"]["snio"]] == [60.0, 75.0]
     assert "| plain (no SNIO) | 2 |" in markdown(result)
+    tempo = result["snio_minus_plain"]["tempo_within_4pct"]
+    s = result["summary"]
+    assert tempo["diff"] == pytest.approx(s["snio"]["tempo_within_4pct"] - s["plain"]["tempo_within_4pct"])
+    assert tempo["lo"] <= tempo["diff"] <= tempo["hi"] and "SNIO minus plain sampling" in markdown(result)
 
 
 def test_controls_sync_f1_with_and_without_event_free_videos():
@@ -134,3 +171,17 @@ def test_controls_sync_f1_with_and_without_event_free_videos():
     s = _summary([row(8, 10, 10), row(0, 0, 6)])
     assert s["sync_f1_with_events"] == pytest.approx(0.8)
     assert s["sync_f1"] == pytest.approx(2 * 0.5 * 0.8 / 1.3)
+
+
+def test_controls_paired_intervals_separate_a_real_gain_from_none():
+    from soundtrack.evaluate_controls import paired_intervals
+
+    def row(ok, hits):
+        return {"tempo_ok": ok, "balance_err_db": 0.5, "sync_hits": hits, "sync_ref": 4, "sync_est": 4}
+
+    a = [row(True, 3) for _ in range(30)]
+    b = [row(k % 3 == 0, 3) for k in range(30)]  # a third of the requests on tempo
+    d = paired_intervals(a, b, n_boot=500)
+    assert d["tempo_within_4pct"]["diff"] == pytest.approx(2 / 3) and d["tempo_within_4pct"]["lo"] > 0
+    assert d["sync_f1"] == {"diff": 0.0, "lo": 0.0, "hi": 0.0}  # the same counts in both
+    assert "inst_requested_detected" not in d  # no judge counts
