@@ -1,9 +1,12 @@
-"""FAD against the two guidance weights of the sampler (docs/method/sdma.md eqs. 14, 14b).
+"""FAD against the two guidance weights of the sampler (docs/method/sdma.md eqs. 14, 14b),
+and against the number of sampler steps.
 
     python scripts/guidance_fad_sweep.py --n 30 --pairs 3,5 2,5 3,2.5 2,2.5 4,5
+    python scripts/guidance_fad_sweep.py --n 30 --pairs 3,5,10 3,5,20 3,5,40
 
-For each (CFG scale w, grid guidance w_g) pair, samples the first n test clips without SNIO
-(the evaluation's `no_snio` settings and seeds) and prints one JSON line: FAD of the music
+For each (CFG scale w, grid guidance w_g[, sampler steps, default the studio's 10]) setting,
+samples the first n test clips without SNIO (the evaluation's `no_snio` settings and seeds)
+and prints one JSON line: FAD of the music
 and effects stems against the real stems of the same clips with the CVSM embedding and the
 stats embedding (as `python -m soundtrack evaluate` computes them), effects sync F1 at
 ±50 ms and librosa tempo accuracy. The shipped pair is w = 3, w_g = 5.
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--corpus", type=Path, default=ROOT / "corpus")
     p.add_argument("--n", type=int, default=30)
     p.add_argument("--pairs", nargs="+", default=["3,5", "2,5", "3,2.5", "2,2.5", "4,5"],
-                   help="w,w_g pairs")
+                   help="w,w_g or w,w_g,steps settings")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     arrays = load_split(args.corpus, "test", progress=False)
@@ -42,14 +45,15 @@ def main(argv: list[str] | None = None) -> int:
     mel_fn = MelSpectrogram(AUDIO)
     real = None
     for pair in args.pairs:
-        w, w_g = (float(v) for v in pair.split(","))
+        w, w_g, *rest = (float(v) for v in pair.split(","))
+        steps = {"steps": int(rest[0])} if rest else {}
         pipe = SoundtrackPipeline.bundled(checkpoint_root(None), grid_guidance=w_g)
         if real is None:
             real_waves = {s: np.stack([_read_stem(item, s) for item in items]) for s in STEMS}
             real = stem_embeddings(real_waves, cvsm=pipe.models.cvsm, mel_fn=mel_fn)
-        waves = sample_items(pipe, items, labels, seed=args.seed, guidance=w, snio_iters=0)
+        waves = sample_items(pipe, items, labels, seed=args.seed, guidance=w, snio_iters=0, **steps)
         emb = stem_embeddings(waves, cvsm=pipe.models.cvsm, mel_fn=mel_fn)
-        out = {"guidance": w, "grid_guidance": w_g, "n": n}
+        out = {"guidance": w, "grid_guidance": w_g, **steps, "n": n}
         for s in STEMS:
             out[f"fad_cvsm_{s}"] = frechet_distance(emb["cvsm"][s], real["cvsm"][s])
             out[f"fad_stats_{s}"] = frechet_distance(emb["stats"][s], real["stats"][s])

@@ -34,10 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("values", type=float, nargs="+")
     p.add_argument("--videos", type=Path, nargs="+", default=None, help="default: every video in assets/")
     p.add_argument("--tempos", type=int, default=len(ec.TEMPOS), help="how many of the 9 tempos 60..180")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first request (others: seed + k), as in "
+                   "evaluate_controls; another seed is a held-out set of the same requests")
     args = p.parse_args(argv)
     all_videos = sorted((ROOT / "assets").glob("*.mp4"))
     keep = None if args.videos is None else {v.name for v in args.videos}
-    requests = [r for r in ec.control_requests(all_videos, n_tempos=args.tempos)
+    requests = [r for r in ec.control_requests(all_videos, n_tempos=args.tempos, seed=args.seed)
                 if keep is None or r[0].name in keep]
     root = checkpoint_root(None)
     pipe = SoundtrackPipeline.bundled(root)
