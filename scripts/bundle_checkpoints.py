@@ -14,8 +14,8 @@ from pathlib import Path
 
 # the diffusion runs are the beat-grid fine-tunes of ldm-small / ldm-small-nosdma (docs/TRAINING.md)
 RUNS = {"vae": "vae-small", "vocoder": "vocoder-small", "cvsm": "cvsm-small", "ldm": "ldm-small-beat",
-        "ldm-nosdma": "ldm-small-nosdma-beat", "instruments": "instruments-small",
-        "instruments-judge": "instruments-judge-small"}
+        "ldm-nosdma": "ldm-small-nosdma-beat", "instruments": "instruments-small-ms",
+        "instruments-judge": "instruments-judge-small-2sf"}
 
 
 def main() -> None:

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian/Ubuntu machine:
-#  - Debian packages: real recorded effects and a second GM soundfont for the corpus, and
-#    chromium for the studio's browser test (driven by pip's playwright, no browser download);
+#  - Debian packages: real recorded effects, a second GM soundfont for the corpus, a third for
+#    SNIO's instrument classifier, and chromium for the studio's browser test (driven by pip's
+#    playwright, no browser download);
 #  - a virtual environment .venv with requirements-dev.txt and the --no-deps packages.
 # Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(sound-theme-freedesktop frozen-bubble-data freeciv-data fluid-soundfont-gm chromium)
+APT_PACKAGES=(sound-theme-freedesktop frozen-bubble-data freeciv-data fluid-soundfont-gm musescore-general-soundfont
+              chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,4 +1,4 @@
-"""`python -m soundtrack.data build|verify|cache` (see docs/DATA.md)."""
+"""`python -m soundtrack.data build|verify|cache|rerender` (see docs/DATA.md)."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--workers", type=int, default=2, help="processes (default 2: both cores)")
     b.add_argument("--soundfonts", default="timgm6mb,fluidr3",
-                   help="comma-separated soundfonts to draw from (timgm6mb, fluidr3)")
+                   help="comma-separated soundfonts to draw from (timgm6mb, fluidr3, musescore)")
     v = sub.add_parser("verify", help="check the labels with librosa and mir_eval")
     v.add_argument("root", type=Path)
     v.add_argument("--n", type=int, default=200, help="items to check")
@@ -27,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("root", type=Path)
     c.add_argument("--part", choices=("audio", "video", "all"), default="all")
     c.add_argument("--workers", type=int, default=2)
+    r = sub.add_parser("rerender", help="render a split's music again through another soundfont into DIR/cache "
+                                        "(the audio of SNIO's instrument classifier)")
+    r.add_argument("root", type=Path)
+    r.add_argument("--soundfont", required=True, help="timgm6mb, fluidr3 or musescore")
+    r.add_argument("--split", default="train")
+    r.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     try:
         if args.command == "build":
@@ -44,6 +50,13 @@ def main(argv: list[str] | None = None) -> int:
             done = [str(build_cache(args.root, split, part, workers=args.workers))
                     for split in SPLITS for part in parts if not cache_file(args.root, split, part).is_file()]
             print(json.dumps({"built": done}))
+        elif args.command == "rerender":
+            from soundtrack.data.rerender import build_rerender
+
+            if not (args.root / args.split).is_dir():
+                raise InputError(f"no split {args.split!r} in {args.root}")
+            print(json.dumps({"built": str(build_rerender(args.root, args.split, args.soundfont,
+                                                          workers=args.workers))}))
         else:
             from soundtrack.data.verify import verify_corpus
 

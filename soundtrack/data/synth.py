@@ -1,8 +1,11 @@
 """Render a composed piece through a real General MIDI soundfont (tinysoundfont).
 
-Two soundfonts are known: TimGM6mb (shipped inside the pretty_midi wheel, GPL-2) and
-FluidR3_GM (Debian `fluid-soundfont-gm`, MIT). Rendering runs at 32 kHz, then is
-resampled to the model's 16 kHz, which keeps the sampler's aliasing above 8 kHz.
+Three soundfonts are known: TimGM6mb (shipped inside the pretty_midi wheel, GPL-2) and
+FluidR3_GM (Debian `fluid-soundfont-gm`, MIT), which the corpus draws from, and MuseScore
+General (Debian `musescore-general-soundfont`, MIT; an SF3 that takes ~3.5 s and ~2.5 GB to
+load), which only SNIO's instrument classifier hears (`soundtrack.data.rerender`).
+Rendering runs at 32 kHz, then is resampled to the model's 16 kHz, which keeps the
+sampler's aliasing above 8 kHz.
 """
 from __future__ import annotations
 
@@ -26,7 +29,11 @@ def soundfont_paths() -> dict[str, Path]:
     return {
         "timgm6mb": Path(pretty_midi.__file__).with_name("TimGM6mb.sf2"),
         "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
+        "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
     }
+
+
+_PACKAGES = {"fluidr3": "fluid-soundfont-gm", "musescore": "musescore-general-soundfont"}
 
 
 def check_soundfonts(names: tuple[str, ...]) -> None:
@@ -36,8 +43,8 @@ def check_soundfonts(names: tuple[str, ...]) -> None:
         if name not in paths:
             raise InputError(f"unknown soundfont {name!r}; known: {', '.join(paths)}")
         if not paths[name].is_file():
-            raise InputError(f"soundfont {name} not found at {paths[name]} "
-                             "(apt-get install fluid-soundfont-gm, or pass --soundfonts timgm6mb)")
+            raise InputError(f"soundfont {name} not found at {paths[name]} (apt-get install "
+                             f"{_PACKAGES.get(name, name)}; a corpus builds without it with --soundfonts timgm6mb)")
 
 
 @functools.lru_cache(maxsize=4)

@@ -7,16 +7,22 @@ mel themselves, with the fixed constants of CVSM (eq. 2b).
 
 - `InstrumentClassifier` (stage `instruments`): a small 2-D conv front end on the mel
   image, a 1-D conv stack over time, mean+max pooling. Every op on the input path is
-  differentiable, so noise optimisation can follow its gradient (SNIO). Trained on the
-  items rendered with the TimGM6mb soundfont only, seed 0.
+  differentiable, so noise optimisation can follow its gradient (SNIO). The bundled one
+  (`small-ms`, seed 0) is trained on every train composition re-rendered through MuseScore
+  General (`soundtrack.data.rerender`), a soundfont neither the corpus nor the judge uses.
 - `InstrumentJudge` (stage `instruments-judge`): a transformer over 8-frame patches (a bag of
-  patches: no positions). Another architecture, another soundfont (FluidR3), another seed,
-  so a sampler tuned against the classifier cannot simply fool the judge. Evaluation only.
+  patches: no positions). Another architecture, other soundfonts, another seed, so a sampler
+  tuned against the classifier cannot simply fool the judge. Evaluation only. The bundled
+  one (`small-2sf`, seed 1) is trained on the corpus's train items of both soundfonts,
+  TimGM6mb and FluidR3: the audio the diffusion model learned from.
 
-Neither transfers well to the soundfont it never heard. Test split, threshold 0.5
-(`small`): the classifier reaches recall 0.83 / false-positive rate 0.04 on TimGM6mb items
-and 0.71 / 0.15 on FluidR3; the judge 0.84 / 0.05 on FluidR3 and 0.68 / 0.26 on TimGM6mb.
-Bass and drums are near perfect everywhere; piano, mallets and synth carry the errors.
+Test split, threshold 0.5, all 200 items (`python -m soundtrack.models.instruments eval`):
+the judge reaches recall 0.82 / false-positive rate 0.06 (TimGM6mb items 0.81 / 0.07,
+FluidR3 0.84 / 0.04); the classifier, which heard neither soundfont, 0.75 / 0.13. The
+first configs (`small`: the classifier on TimGM6mb items only, the judge on FluidR3 only)
+did not transfer to the soundfont they never heard: the judge reached 0.84 / 0.05 on
+FluidR3 but 0.68 / 0.26 on TimGM6mb (docs/DECISIONS.md #33). Bass and drums are near
+perfect everywhere; piano, mallets and synth carry the errors.
 
 `instrument_metrics` scores thresholded probabilities against the requested families;
 `python -m soundtrack.models.instruments eval --corpus corpus --classifier RUN --judge RUN`
@@ -44,7 +50,7 @@ from soundtrack.models.cvsm import LOG_FLOOR, MEL_MEAN, MEL_STD, N_MELS
 
 N_FAMILIES = len(FAMILY_NAMES)
 MIN_FRAMES = 128  # 1.28 s: the shortest mel either model accepts
-SOUNDFONTS = ("timgm6mb", "fluidr3")
+SOUNDFONTS = ("timgm6mb", "fluidr3")  # the corpus's (soundtrack.data.build); others come as re-renders
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,8 @@ class ClassifierConfig:
     channels: tuple[int, ...] = (16, 32, 48)  # 2-D convs, each stride 2 in frequency and time
     hidden: int = 128  # width of the 1-D stack over time
     layers: int = 2  # 1-D residual blocks (dilations 1, 2, 4, ...)
-    soundfont: str = "timgm6mb"  # trains on items rendered with this soundfont only
+    soundfont: str = "timgm6mb"  # trains on this soundfont's audio (InstrumentBatches)
+    more_soundfonts: tuple[str, ...] = ()  # and on these soundfonts' audio too
     seed: int = 0  # initialisation and batch draws (mixed with the --seed of soundtrack.train)
     aug: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -89,6 +96,7 @@ class JudgeConfig:
     layers: int = 3
     dropout: float = 0.1
     soundfont: str = "fluidr3"
+    more_soundfonts: tuple[str, ...] = ()  # see ClassifierConfig
     seed: int = 1
     aug: AugmentConfig = field(default_factory=AugmentConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -98,19 +106,30 @@ _TINY_AUG = AugmentConfig(crop=128)
 _TINY_TRAIN = TrainConfig(steps=20, batch_size=4, lr=3e-3, warmup=2, log_every=1, ckpt_every=1000)
 
 # `small`: 4500 steps at batch 16, on one CPU thread shared with two other trainings on 2 cores
-# 6.1 min (classifier, ~80 ms/step) and 6.9 min (judge, ~90 ms/step).
+# 6.1 min (classifier, ~80 ms/step) and 6.9 min (judge, ~90 ms/step). The sixth session's
+# `small-ms` classifier (4500 steps) and `small-2sf` judge (9000) side by side, one thread
+# each: 4.5 min (59 ms/step) and 9.9 min (66 ms/step).
 _SMALL_AUG = AugmentConfig(crop=512, gain_db=6.0, eq_db=6.0, shift_bins=1.0, stretch=1.1, mix_prob=0.5)
 
+_CLASSIFIER_TRAIN = TrainConfig(steps=4500, batch_size=16, lr=2e-3, warmup=100, weight_decay=0.01, log_every=50,
+                                ckpt_every=500)
 CLASSIFIER_CONFIGS: dict[str, ClassifierConfig] = {
     "tiny": ClassifierConfig(channels=(4, 8), hidden=16, layers=1, aug=_TINY_AUG, train=_TINY_TRAIN),
-    "small": ClassifierConfig(aug=_SMALL_AUG, train=TrainConfig(steps=4500, batch_size=16, lr=2e-3, warmup=100,
-                                                                weight_decay=0.01, log_every=50, ckpt_every=500)),
+    "small": ClassifierConfig(aug=_SMALL_AUG, train=_CLASSIFIER_TRAIN),
+    # sixth session: every train composition re-rendered through MuseScore General, a soundfont
+    # neither the corpus nor the judge uses (docs/DECISIONS.md #33)
+    "small-ms": ClassifierConfig(soundfont="musescore", aug=_SMALL_AUG, train=_CLASSIFIER_TRAIN),
 }
 
 JUDGE_CONFIGS: dict[str, JudgeConfig] = {
     "tiny": JudgeConfig(dim=16, heads=2, layers=1, aug=_TINY_AUG, train=_TINY_TRAIN),
     "small": JudgeConfig(aug=_SMALL_AUG, train=TrainConfig(steps=4500, batch_size=16, lr=1e-3, warmup=200,
                                                            weight_decay=0.01, log_every=50, ckpt_every=500)),
+    # sixth session: both corpus soundfonts, so the judge hears what the diffusion model learned
+    # from (2x the audio, 2x the steps); SNIO's classifier then hears a third soundfont
+    "small-2sf": JudgeConfig(more_soundfonts=("timgm6mb",), aug=_SMALL_AUG,
+                             train=TrainConfig(steps=9000, batch_size=16, lr=1e-3, warmup=200,
+                                               weight_decay=0.01, log_every=50, ckpt_every=500)),
 }
 
 
@@ -252,26 +271,40 @@ def soundfont_indices(arrays: CorpusArrays, soundfont: str) -> np.ndarray:
 
 
 class InstrumentBatches:
-    """Augmented random crops of one soundfont's train items (AugmentConfig).
+    """Augmented random crops of the music of the config's soundfonts (AugmentConfig).
 
-    Batch k is a pure function of (cfg.seed, seed, step, rank).
+    For each of `cfg.soundfont` and `cfg.more_soundfonts`: the corpus's train items rendered
+    with it (labels["soundfont"]), or, for a soundfont the corpus was not rendered with,
+    every train composition re-rendered through it (`rerenders[soundfont]`, as
+    `soundtrack.data.rerender.load_rerender` returns it). Batch k is a pure function of
+    (cfg.seed, seed, step, rank).
     """
 
     def __init__(self, cfg: ClassifierConfig | JudgeConfig, arrays: CorpusArrays, *,
-                 device: str | torch.device) -> None:
+                 device: str | torch.device, rerenders: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
         self.cfg, self.device = cfg, torch.device(device)
-        self.index = soundfont_indices(arrays, cfg.soundfont)
-        if len(self.index) == 0:
-            raise InputError(f"no train items rendered with {cfg.soundfont!r} in the corpus")
-        self.mel = arrays.music_mel  # (N, 64, T) float16
-        self.targets = arrays.instruments  # (N, 10)
+        rerenders = rerenders or {}
+        mels, targets = [], []
+        for sf in (cfg.soundfont, *cfg.more_soundfonts):
+            if sf in rerenders:
+                mels.append(rerenders[sf]["music_mel"])
+                targets.append(rerenders[sf]["instruments"])
+                continue
+            index = torch.from_numpy(soundfont_indices(arrays, sf) if sf in SOUNDFONTS else np.zeros(0, np.int64))
+            if len(index) == 0:
+                raise InputError(f"no train items rendered with {sf!r} in the corpus, and no re-render through "
+                                 f"it (python -m soundtrack.data rerender CORPUS --soundfont {sf})")
+            mels.append(arrays.music_mel[index])
+            targets.append(arrays.instruments[index])
+        self.mel = torch.cat(mels)  # (M, 64, T) float16
+        self.targets = torch.cat(targets)  # (M, 10)
         if self.mel.shape[2] < cfg.aug.crop:
             raise InputError(f"corpus mels have {self.mel.shape[2]} frames, fewer than the crop {cfg.aug.crop}")
 
     def _crops(self, rng: np.random.Generator, B: int) -> tuple[torch.Tensor, torch.Tensor]:
         """B random crops (B, 64, L) float32, time-stretched, and their targets (B, 10)."""
         aug, T = self.cfg.aug, self.mel.shape[2]
-        idx = self.index[rng.integers(0, len(self.index), size=B)]  # (B,)
+        idx = rng.integers(0, len(self.mel), size=B)  # (B,)
         rate = np.exp(rng.uniform(-1, 1, size=B) * math.log(aug.stretch))  # source frames per output frame
         span = np.minimum(T, np.round(aug.crop * rate)).astype(np.int64)  # (B,) source frames read
         starts = (rng.random(B) * (T - span + 1)).astype(np.int64)
@@ -329,9 +362,15 @@ class _InstrumentStage:
     def data(self, cfg, *, corpus: Path | None, device: str | torch.device) -> InstrumentBatches:
         from soundtrack.data.cache import load_split
 
+        from soundtrack.data.rerender import load_rerender
+
         if corpus is None:
             raise InputError(f"the {self.what} stage needs a corpus (--corpus DIR)")
-        return InstrumentBatches(cfg, load_split(Path(corpus), "train"), device=device)
+        arrays = load_split(Path(corpus), "train")
+        rendered = {lab.get("soundfont") for lab in arrays.labels}
+        rerenders = {sf: load_rerender(Path(corpus), "train", sf)
+                     for sf in (cfg.soundfont, *cfg.more_soundfonts) if sf not in rendered}
+        return InstrumentBatches(cfg, arrays, device=device, rerenders=rerenders)
 
     def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], *, step: int
              ) -> tuple[torch.Tensor, dict[str, float]]:
@@ -392,8 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     ev = sub.add_parser("eval", help="recall / FPR / precision of both models on a split (music stems)")
     ev.add_argument("--corpus", type=Path, default=Path("corpus"))
     ev.add_argument("--split", default="test")
-    ev.add_argument("--classifier", type=Path, default=Path("runs/instruments-small"))
-    ev.add_argument("--judge", type=Path, default=Path("runs/instruments-judge-small"))
+    ev.add_argument("--classifier", type=Path, default=Path("checkpoints/instruments"))
+    ev.add_argument("--judge", type=Path, default=Path("checkpoints/instruments-judge"))
     ev.add_argument("--threshold", type=float, default=0.5)
     ev.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)

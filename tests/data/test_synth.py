@@ -10,7 +10,7 @@ from soundtrack.data.synth import check_soundfonts, render_piece
 from soundtrack.errors import InputError
 
 
-@pytest.mark.parametrize("soundfont", ["timgm6mb", "fluidr3"])
+@pytest.mark.parametrize("soundfont", ["timgm6mb", "fluidr3", "musescore"])
 def test_render_is_deterministic_and_stateless(soundfont: str) -> None:
     a = compose(np.random.default_rng([0, 1]), duration=4.0)
     b = compose(np.random.default_rng([0, 2]), duration=4.0)

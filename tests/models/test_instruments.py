@@ -3,6 +3,7 @@ deterministic batches, metrics, a few training steps through soundtrack.train, e
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -74,6 +75,39 @@ def test_soundfont_filter_selects_only_that_soundfont() -> None:
             seen.update(items)
             torch.testing.assert_close(b["instruments"], arrays.instruments[items])
         assert seen == allowed, f"{seen=}"
+
+
+def test_batches_draw_from_every_soundfont_of_the_config_and_from_re_renders() -> None:
+    arrays = _fake_arrays()
+    both = dataclasses.replace(JUDGE_CONFIGS["tiny"], more_soundfonts=("timgm6mb",))
+    n_re = 3  # a re-render: values 2 i - 5 for i = 20, 21, 22, family i % 10
+    rerender = {"music_mel": (2.0 * torch.arange(20, 20 + n_re)[:, None, None] - 5.0).expand(n_re, 64, 256).half(),
+                "instruments": torch.eye(len(FAMILY_NAMES))[torch.arange(20, 20 + n_re) % len(FAMILY_NAMES)]}
+    other = dataclasses.replace(CLASSIFIER_CONFIGS["tiny"], soundfont="musescore")
+    for cfg, rerenders, allowed in ((both, None, set(range(8))), (other, {"musescore": rerender}, {20, 21, 22})):
+        data = InstrumentBatches(cfg, arrays, device="cpu", rerenders=rerenders)
+        seen = set()
+        for step in range(30):
+            b = data.batch(step=step, rank=0, world=1, seed=0)
+            items = ((b["music_mel"].mean(dim=(1, 2)) + 5.0) / 2).round().long()
+            seen.update(items.tolist())
+            torch.testing.assert_close(b["instruments"], torch.eye(len(FAMILY_NAMES))[items % len(FAMILY_NAMES)])
+        assert seen == allowed, f"{seen=}"
+    with pytest.raises(InputError, match="rerender"):
+        InstrumentBatches(other, arrays, device="cpu")  # no corpus item and no re-render of musescore
+
+
+def test_the_bundled_judge_and_snio_classifier_hear_no_soundfont_in_common() -> None:
+    """Issue 4: the judge is trained on audio rendered through other soundfonts than SNIO's classifier."""
+    from soundtrack.pipeline import checkpoint_root
+
+    root = checkpoint_root(None)
+    heard = {}
+    for name in ("instruments", "instruments-judge"):
+        cfg = json.loads((root / name / "config.json").read_text())
+        heard[name] = {cfg["soundfont"], *cfg.get("more_soundfonts", ())}
+    assert heard["instruments"].isdisjoint(heard["instruments-judge"]), heard
+    assert heard["instruments-judge"] == {"timgm6mb", "fluidr3"}  # both soundfonts of the corpus
 
 
 def test_batches_are_deterministic_and_augmented() -> None:

@@ -1,0 +1,100 @@
+"""The music stems of a corpus split, rendered again through another soundfont.
+
+An item's composition is a pure function of (seed, index) (`soundtrack.data.build`), so its
+music can be rendered through any known General MIDI soundfont without storing MIDI: the
+same notes, another timbre. SNIO's instrument classifier trains on the train split rendered
+through MuseScore General, a soundfont that neither the corpus nor the evaluation's judge
+uses (docs/DECISIONS.md #33).
+
+`load_rerender(corpus, split, soundfont)` returns the log-mels (N, 64, 1024) float16 and the
+instrument targets (N, 10) of every item of the split, in the cache's item order; the first
+call builds `DIR/cache/<split>-music-<soundfont>-v1.safetensors` (both cores). Each
+re-rendered stem is set to the loudness the item's own music stem has (labels.json), so only
+the timbre differs from the corpus stem.
+"""
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from soundtrack.config import AUDIO
+from soundtrack.data.cache import MEL_FRAMES
+from soundtrack.data.families import FAMILY_NAMES
+from soundtrack.errors import InputError
+
+RERENDER_VERSION = 1
+
+
+def rerender_file(corpus: Path, split: str, soundfont: str) -> Path:
+    return corpus / "cache" / f"{split}-music-{soundfont}-v{RERENDER_VERSION}.safetensors"
+
+
+def rerender_item(item: Path, soundfont: str) -> dict:
+    """One item's music re-rendered through `soundfont`: {"music_mel": (64, 1024) f16, "instruments": (10,)}."""
+    from soundtrack.audio.mel import MelSpectrogram
+    from soundtrack.data.build import _to_lufs
+    from soundtrack.data.compose import compose
+    from soundtrack.data.synth import render_piece
+
+    torch.set_num_threads(1)
+    labels = json.loads((item / "labels.json").read_text())
+    piece = compose(np.random.default_rng([labels["seed"], labels["index"]]), duration=labels["duration"])
+    if piece.instruments != labels["instruments"] or abs(piece.tempo_bpm - labels["tempo_bpm"]) > 1e-6:
+        raise InputError(f"{item}: the composition of (seed {labels['seed']}, index {labels['index']}) is not "
+                         "this item's; the corpus was built by another version of soundtrack.data.compose")
+    music = render_piece(piece, soundfont=soundfont, sr=AUDIO.sample_rate)
+    target = labels["loudness"]["music_lufs"]
+    if target is not None:
+        music = _to_lufs(music, AUDIO.sample_rate, target)
+    with torch.no_grad():
+        mel = MelSpectrogram(AUDIO)(torch.from_numpy(music))[0, :, :MEL_FRAMES]  # (64, 1024)
+    return {"music_mel": mel.numpy().astype(np.float16),
+            "instruments": np.array([f in labels["instruments"] for f in FAMILY_NAMES], np.float32)}
+
+
+def _rerender_star(args: tuple[Path, str]) -> dict:
+    return rerender_item(*args)
+
+
+def build_rerender(corpus: Path, split: str, soundfont: str, *, workers: int = 2, progress: bool = True) -> Path:
+    """Render every item of the split through `soundfont` and write the cache file."""
+    from safetensors.torch import save_file
+    from tqdm import tqdm
+
+    from soundtrack.data.synth import check_soundfonts
+
+    check_soundfonts((soundfont,))
+    items = sorted(p.parent for p in (corpus / split).glob("*/labels.json"))
+    if not items:
+        raise InputError(f"no items in {corpus / split}: build the corpus first "
+                         f"(python -m soundtrack.data build --out {corpus} --n 2000)")
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        rows = list(tqdm(pool.map(_rerender_star, [(it, soundfont) for it in items], chunksize=8),
+                         total=len(items), unit="item", desc=f"render {split} via {soundfont}",
+                         disable=not progress))
+    tensors = {k: torch.from_numpy(np.stack([r[k] for r in rows])) for k in rows[0]}
+    path = rerender_file(corpus, split, soundfont)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
+    save_file(tensors, os.fspath(tmp), metadata={"names": json.dumps([p.name for p in items])})
+    os.replace(tmp, path)
+    return path
+
+
+def load_rerender(corpus: Path, split: str, soundfont: str, *, workers: int = 2,
+                  progress: bool = True) -> dict[str, torch.Tensor]:
+    """{"music_mel": (N, 64, 1024) float16, "instruments": (N, 10)}, building the cache first if missing."""
+    from safetensors.torch import load_file
+
+    path = rerender_file(corpus, split, soundfont)
+    if not path.is_file():
+        build_rerender(corpus, split, soundfont, workers=workers, progress=progress)
+    return load_file(os.fspath(path))
+
+
+__all__ = ["RERENDER_VERSION", "build_rerender", "load_rerender", "rerender_file", "rerender_item"]
