@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("root", type=Path)
     c.add_argument("--part", choices=("audio", "video", "all"), default="all")
     c.add_argument("--workers", type=int, default=2)
-    r = sub.add_parser("rerender", help="render a split's music again through another soundfont into DIR/cache "
-                                        "(the audio of SNIO's instrument classifier)")
+    r = sub.add_parser("rerender", help="render a split's music again through another soundfont into "
+                                        "DIR/cache (the audio of SNIO's instrument classifier)")
     r.add_argument("root", type=Path)
     r.add_argument("--soundfont", required=True, help="timgm6mb, fluidr3 or musescore")
     r.add_argument("--split", default="train")

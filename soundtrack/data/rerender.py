@@ -35,7 +35,8 @@ def rerender_file(corpus: Path, split: str, soundfont: str) -> Path:
 
 
 def rerender_item(item: Path, soundfont: str) -> dict:
-    """One item's music re-rendered through `soundfont`: {"music_mel": (64, 1024) f16, "instruments": (10,)}."""
+    """One item's music re-rendered through `soundfont`:
+    {"music_mel": (64, 1024) float16, "instruments": (10,)}."""
     from soundtrack.audio.mel import MelSpectrogram
     from soundtrack.data.build import _to_lufs
     from soundtrack.data.compose import compose
@@ -45,8 +46,8 @@ def rerender_item(item: Path, soundfont: str) -> dict:
     labels = json.loads((item / "labels.json").read_text())
     piece = compose(np.random.default_rng([labels["seed"], labels["index"]]), duration=labels["duration"])
     if piece.instruments != labels["instruments"] or abs(piece.tempo_bpm - labels["tempo_bpm"]) > 1e-6:
-        raise InputError(f"{item}: the composition of (seed {labels['seed']}, index {labels['index']}) is not "
-                         "this item's; the corpus was built by another version of soundtrack.data.compose")
+        raise InputError(f"{item}: the composition of (seed {labels['seed']}, index {labels['index']}) "
+                         "is not this item's; the corpus was built by another version of soundtrack.data.compose")
     music = render_piece(piece, soundfont=soundfont, sr=AUDIO.sample_rate)
     target = labels["loudness"]["music_lufs"]
     if target is not None:
@@ -61,7 +62,8 @@ def _rerender_star(args: tuple[Path, str]) -> dict:
     return rerender_item(*args)
 
 
-def build_rerender(corpus: Path, split: str, soundfont: str, *, workers: int = 2, progress: bool = True) -> Path:
+def build_rerender(corpus: Path, split: str, soundfont: str, *, workers: int = 2,
+                   progress: bool = True) -> Path:
     """Render every item of the split through `soundfont` and write the cache file."""
     from safetensors.torch import save_file
     from tqdm import tqdm

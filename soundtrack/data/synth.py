@@ -44,7 +44,8 @@ def check_soundfonts(names: tuple[str, ...]) -> None:
             raise InputError(f"unknown soundfont {name!r}; known: {', '.join(paths)}")
         if not paths[name].is_file():
             raise InputError(f"soundfont {name} not found at {paths[name]} (apt-get install "
-                             f"{_PACKAGES.get(name, name)}; a corpus builds without it with --soundfonts timgm6mb)")
+                             f"{_PACKAGES.get(name, name)}; a corpus builds without it with "
+                             "--soundfonts timgm6mb)")
 
 
 @functools.lru_cache(maxsize=4)

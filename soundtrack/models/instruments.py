@@ -111,8 +111,8 @@ _TINY_TRAIN = TrainConfig(steps=20, batch_size=4, lr=3e-3, warmup=2, log_every=1
 # each: 4.5 min (59 ms/step) and 9.9 min (66 ms/step).
 _SMALL_AUG = AugmentConfig(crop=512, gain_db=6.0, eq_db=6.0, shift_bins=1.0, stretch=1.1, mix_prob=0.5)
 
-_CLASSIFIER_TRAIN = TrainConfig(steps=4500, batch_size=16, lr=2e-3, warmup=100, weight_decay=0.01, log_every=50,
-                                ckpt_every=500)
+_CLASSIFIER_TRAIN = TrainConfig(steps=4500, batch_size=16, lr=2e-3, warmup=100, weight_decay=0.01,
+                                log_every=50, ckpt_every=500)
 CLASSIFIER_CONFIGS: dict[str, ClassifierConfig] = {
     "tiny": ClassifierConfig(channels=(4, 8), hidden=16, layers=1, aug=_TINY_AUG, train=_TINY_TRAIN),
     "small": ClassifierConfig(aug=_SMALL_AUG, train=_CLASSIFIER_TRAIN),
@@ -281,7 +281,8 @@ class InstrumentBatches:
     """
 
     def __init__(self, cfg: ClassifierConfig | JudgeConfig, arrays: CorpusArrays, *,
-                 device: str | torch.device, rerenders: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
+                 device: str | torch.device,
+                 rerenders: dict[str, dict[str, torch.Tensor]] | None = None) -> None:
         self.cfg, self.device = cfg, torch.device(device)
         rerenders = rerenders or {}
         mels, targets = [], []
@@ -290,10 +291,11 @@ class InstrumentBatches:
                 mels.append(rerenders[sf]["music_mel"])
                 targets.append(rerenders[sf]["instruments"])
                 continue
-            index = torch.from_numpy(soundfont_indices(arrays, sf) if sf in SOUNDFONTS else np.zeros(0, np.int64))
+            in_corpus = soundfont_indices(arrays, sf) if sf in SOUNDFONTS else np.zeros(0, np.int64)
+            index = torch.from_numpy(in_corpus)
             if len(index) == 0:
-                raise InputError(f"no train items rendered with {sf!r} in the corpus, and no re-render through "
-                                 f"it (python -m soundtrack.data rerender CORPUS --soundfont {sf})")
+                raise InputError(f"no train items rendered with {sf!r} in the corpus, and no re-render "
+                                 f"through it (python -m soundtrack.data rerender CORPUS --soundfont {sf})")
             mels.append(arrays.music_mel[index])
             targets.append(arrays.instruments[index])
         self.mel = torch.cat(mels)  # (M, 64, T) float16
