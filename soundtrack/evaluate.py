@@ -61,6 +61,7 @@ import re
 import shlex
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,6 +268,12 @@ def stem_embeddings(waves: dict[str, np.ndarray], *, cvsm, mel_fn) -> dict[str, 
             "cvsm": {s: _cvsm_audio(cvsm, mel_fn, waves[s], stem=s).numpy() for s in STEMS}}
 
 
+def stem_leakage(clf: StemClassifier, stats: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-item leakage (n,) of each stem from its stats embeddings {"music"|"sfx": (n, D)}:
+    P(effects | music stem) and P(music | effects stem); lower is better."""
+    return {"music": clf.p_effects(stats["music"]), "sfx": 1.0 - clf.p_effects(stats["sfx"])}
+
+
 def sync_and_tempo(waves: dict[str, np.ndarray], labels: list[dict], *,
                    per_item: dict | None = None) -> dict[str, float]:
     """Effects onsets against the labelled events, F1 at ±50 ms pooled over items, and
@@ -291,9 +298,9 @@ def sync_and_tempo(waves: dict[str, np.ndarray], labels: list[dict], *,
 
 def _pooled_f1(counts: np.ndarray) -> float:
     """F1 of (hits, references, estimates) rows (n, 3) summed over the rows."""
-    hits, n_ref, n_est = counts.sum(0)
-    p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
-    return float(2 * p * r / (p + r)) if p + r else 0.0
+    from soundtrack.data.verify import f_measure
+
+    return float(f_measure(*counts.sum(0))[0])
 
 
 def sample_items(pipe, items: list[Path], labels: list[dict], *, seed: int = 0,
@@ -325,8 +332,8 @@ def _row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.n
         out[f"fad_stats_{s}"] = frechet_distance(emb["stats"][s], real["stats"][s])
         out[f"fad_cvsm_{s}"] = frechet_distance(emb["cvsm"][s], real["cvsm"][s])
     items: dict = {}  # per-item values, for paired_differences
-    items["leak_music"] = clf.p_effects(emb["stats"]["music"]).tolist()
-    items["leak_sfx"] = (1.0 - clf.p_effects(emb["stats"]["sfx"])).tolist()
+    leak = stem_leakage(clf, emb["stats"])
+    items["leak_music"], items["leak_sfx"] = leak["music"].tolist(), leak["sfx"].tolist()
     out["leak_music"] = float(np.mean(items["leak_music"]))
     out["leak_sfx"] = float(np.mean(items["leak_sfx"]))
     out.update(sync_and_tempo(waves, labels, per_item=items))
@@ -362,41 +369,70 @@ PAIRED_METRICS = (  # (key, markdown header): the metrics with per-item values
     ("leak_music", "leak music"), ("leak_sfx", "leak sfx"), ("sync_f1", "sync F1"),
     ("tempo_acc1", "tempo acc1"), ("inst_recall", "inst recall"), ("inst_fpr", "inst FPR"),
     ("balance_db", "balance dB"), ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"))
+Measure = Callable[[np.ndarray], dict]  # item indices (with repeats) -> {measure: value or None}
 
 
-def _item_metric(items: dict, key: str, idx: np.ndarray) -> float:
-    """A row's metric recomputed on the items `idx` (with repeats) from its per-item values."""
-    if key == "sync_f1":
-        return _pooled_f1(np.asarray(items["sync"], float).reshape(-1, 3)[idx])
-    if key in ("inst_recall", "inst_fpr"):
-        c = np.asarray(items["inst"], float)[idx]  # (n, 4): hits, requested, false, unrequested
-        hits, n = (c[:, 0], c[:, 1]) if key == "inst_recall" else (c[:, 2], c[:, 3])
-        return hits.sum() / max(n.sum(), 1)
-    v = np.array([np.nan if x is None else x for x in items[key]], float)[idx]
-    return float(np.nanmean(v)) if np.isfinite(v).any() else float("nan")
+def _item_measure(items: dict) -> Measure:
+    """A row's per-item values -> a function of item indices (with repeats) that recomputes
+    the row's PAIRED_METRICS on those items (None where a metric has no value)."""
+    sync = np.asarray(items["sync"], float).reshape(-1, 3) if "sync" in items else None
+    inst = np.asarray(items["inst"], float) if "inst" in items else None  # (n, 4): hits, req, false, unreq
+    means = {k: np.array([np.nan if x is None else x for x in items[k]], float)
+             for k, _ in PAIRED_METRICS if k in items}
+
+    def measure(idx: np.ndarray) -> dict[str, float | None]:
+        out: dict[str, float | None] = {
+            k: float(np.nanmean(v[idx])) if np.isfinite(v[idx]).any() else None for k, v in means.items()}
+        if sync is not None:
+            out["sync_f1"] = _pooled_f1(sync[idx])
+        if inst is not None:
+            c = inst[idx]
+            out["inst_recall"] = c[:, 0].sum() / max(c[:, 1].sum(), 1)
+            out["inst_fpr"] = c[:, 2].sum() / max(c[:, 3].sum(), 1)
+        return out
+
+    return measure
+
+
+def paired_bootstrap(n: int, measure_a: Measure, measure_b: Measure, keys: Iterable[str], *,
+                     n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """{key: {"diff", "lo", "hi"}}: system a minus system b on the same n items (or requests),
+    with the 95 % percentile interval of a paired bootstrap: the items are resampled with
+    replacement, the same draw for both. `measure_x(idx)` computes every measure on the items
+    `idx`, so pooled ones (an F1, a detection rate) are re-pooled on each draw; a key missing
+    (None or not finite) on either side of the full set is left out, and draws where it is
+    missing are skipped."""
+    def ok(v: float | None) -> bool:
+        return v is not None and math.isfinite(v)
+
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n, size=(n_boot, n))
+    every = np.arange(n)
+    a, b = measure_a(every), measure_b(every)
+    boots = [(measure_a(d), measure_b(d)) for d in draws]
+    out = {}
+    for k in keys:
+        if not (ok(a.get(k)) and ok(b.get(k))):
+            continue
+        diffs = np.array([x[k] - y[k] for x, y in boots if ok(x[k]) and ok(y[k])])
+        lo, hi = np.percentile(diffs, [2.5, 97.5]) if len(diffs) else (float("nan"), float("nan"))
+        out[k] = {"diff": float(a[k] - b[k]), "lo": float(lo), "hi": float(hi)}
+    return out
+
+
+def format_interval(c: dict[str, float]) -> str:
+    """`+0.034* [+0.016, +0.051]`: a paired difference, starred where its interval excludes 0."""
+    star = "*" if c["lo"] > 0 or c["hi"] < 0 else ""
+    return f"{c['diff']:+.3f}{star} [{c['lo']:+.3f}, {c['hi']:+.3f}]"
 
 
 def paired_differences(rows: dict[str, dict], a: str, b: str, *, n_boot: int = 2000,
                        seed: int = 0) -> dict[str, dict[str, float]]:
-    """{metric: {"diff", "lo", "hi"}}: row a minus row b on the same items, with the 95 %
-    percentile interval of a paired bootstrap (items resampled with replacement, the same
-    draw for both rows; pooled metrics such as sync F1 are re-pooled on each draw)."""
+    """{metric: {"diff", "lo", "hi"}}: row a minus row b on the same items, for the
+    PAIRED_METRICS with per-item values (:func:`paired_bootstrap`)."""
     ia, ib = rows[a]["items"], rows[b]["items"]
-    n = len(ia["leak_music"])
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, n, size=(n_boot, n))
-    out = {}
-    for key, _ in PAIRED_METRICS:
-        source = {"sync_f1": "sync", "inst_recall": "inst", "inst_fpr": "inst"}.get(key, key)
-        if source not in ia or source not in ib:
-            continue
-        every = np.arange(n)
-        diff = _item_metric(ia, key, every) - _item_metric(ib, key, every)
-        boot = np.array([_item_metric(ia, key, d) - _item_metric(ib, key, d) for d in draws])
-        boot = boot[np.isfinite(boot)]
-        lo, hi = np.percentile(boot, [2.5, 97.5]) if len(boot) else (float("nan"), float("nan"))
-        out[key] = {"diff": float(diff), "lo": float(lo), "hi": float(hi)}
-    return out
+    return paired_bootstrap(len(ia["leak_music"]), _item_measure(ia), _item_measure(ib),
+                            [k for k, _ in PAIRED_METRICS], n_boot=n_boot, seed=seed)
 
 
 # ---------------------------------------------------------------------------------------- evaluate
@@ -608,14 +644,7 @@ def markdown_table(result: dict) -> str:
             d = paired.get(f"{a}-{b}")
             if d is None:
                 continue
-            cells = []
-            for key, _ in PAIRED_METRICS:
-                c = d.get(key)
-                if c is None:
-                    cells.append("—")
-                    continue
-                star = "*" if c["lo"] > 0 or c["hi"] < 0 else ""
-                cells.append(f"{c['diff']:+.3f}{star} [{c['lo']:+.3f}, {c['hi']:+.3f}]")
+            cells = [format_interval(d[key]) if key in d else "—" for key, _ in PAIRED_METRICS]
             lines.append(f"| {what}: {a} − {b} | " + " | ".join(cells) + " |")
     r = result.get("cvsm_retrieval")
     if r:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from soundtrack.data.verify import f_measure
 from soundtrack.errors import InputError
 
 TEMPOS = (60.0, 75.0, 90.0, 105.0, 120.0, 135.0, 150.0, 165.0, 180.0)
@@ -75,9 +76,7 @@ def _rates(rows: list[dict]) -> dict[str, float | None]:
         return sum(r.get(num, 0) for r in rows) / d if d else None
 
     def f1(rows: list[dict]) -> float:
-        hits, ref, est = (sum(r[k] for r in rows) for k in ("sync_hits", "sync_ref", "sync_est"))
-        p, r = hits / max(est, 1), hits / max(ref, 1)
-        return 2 * p * r / (p + r) if p + r else 0.0
+        return f_measure(*(sum(r[k] for r in rows) for k in ("sync_hits", "sync_ref", "sync_est")))[0]
 
     return {
         "tempo_within_4pct": float(np.mean([r["tempo_ok"] for r in rows])),
@@ -103,21 +102,13 @@ PAIRED_KEYS = ("tempo_within_4pct", "inst_requested_detected", "inst_unrequested
 def paired_intervals(rows_a: list[dict], rows_b: list[dict], *, n_boot: int = 2000,
                      seed: int = 0) -> dict[str, dict[str, float]]:
     """{measure: {"diff", "lo", "hi"}}: takes a minus takes b of the same requests, with the
-    95 % percentile interval of a paired bootstrap over the requests (the same draw for both;
-    pooled measures re-pooled on each draw)."""
+    95 % interval of a paired bootstrap over the requests (soundtrack.evaluate.paired_bootstrap)."""
+    from soundtrack.evaluate import paired_bootstrap
+
     assert len(rows_a) == len(rows_b), "paired rows: one take of each sampling per request"
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(rows_a), size=(n_boot, len(rows_a)))
-    a, b = _rates(rows_a), _rates(rows_b)
-    boots = [(_rates([rows_a[i] for i in d]), _rates([rows_b[i] for i in d])) for d in draws]
-    out = {}
-    for k in PAIRED_KEYS:
-        if a[k] is None or b[k] is None:
-            continue
-        diffs = [x[k] - y[k] for x, y in boots if x[k] is not None and y[k] is not None]
-        lo, hi = np.percentile(diffs, [2.5, 97.5])
-        out[k] = {"diff": a[k] - b[k], "lo": float(lo), "hi": float(hi)}
-    return out
+    return paired_bootstrap(len(rows_a), lambda idx: _rates([rows_a[i] for i in idx]),
+                            lambda idx: _rates([rows_b[i] for i in idx]), PAIRED_KEYS,
+                            n_boot=n_boot, seed=seed)
 
 
 def control_requests(videos: list[Path], *, n_tempos: int = len(TEMPOS),
@@ -183,15 +174,16 @@ def markdown(result: dict) -> str:
                      f"{f(v.get('sync_f1_with_events'))} |")
     paired = result.get("snio_minus_plain")
     if paired:
+        from soundtrack.evaluate import format_interval
+
         titles = {"tempo_within_4pct": "tempo within ±4 %", "inst_requested_detected": "requested detected",
                   "inst_unrequested_detected": "unrequested detected",
                   "balance_within_1db": "balance within ±1 dB", "sync_f1": "sync F1",
                   "sync_f1_with_events": "sync F1, videos with events"}
         lines += ["", f"SNIO minus plain sampling on the same {s['snio']['n']} requests and seeds, with "
                   "the 95 % interval of a paired bootstrap over the requests (2,000 draws; * where it "
-                  "excludes 0): "
-                  + "; ".join(f"{titles[k]} {c['diff']:+.3f}{'*' if c['lo'] > 0 or c['hi'] < 0 else ''} "
-                              f"[{c['lo']:+.3f}, {c['hi']:+.3f}]" for k, c in paired.items()) + "."]
+                  "excludes 0): " + "; ".join(f"{titles[k]} {format_interval(c)}" for k, c in paired.items())
+                  + "."]
     names = sorted(set(s["snio"]["scores"]) | set(s["plain"]["scores"]))
     lines += ["", "SNIO's own scores on the sampled output (means; method/snio.md eqs. 3-8):", "",
               "| sampling | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]

@@ -110,17 +110,28 @@ def audio_arrays(item: Path) -> dict:
     for stem in STEMS:
         wave, sr = sf.read(item / f"{stem}.wav", dtype="float32")
         assert sr == AUDIO.sample_rate, f"{item}: {sr=}"
-        with torch.no_grad():
-            m = mel(torch.from_numpy(wave))[0, :, :MEL_FRAMES]  # (64, 1024)
-        assert m.shape == (AUDIO.n_mels, MEL_FRAMES), f"{m.shape=}"
-        out[f"{stem}_mel"] = m.numpy().astype(np.float16)
+        out[f"{stem}_mel"] = clip_mel(mel, wave)
     out["tempo"] = np.float32(labels["tempo_bpm"])
     out["key"] = np.int64(PITCH_NAMES.index(labels["key"]))
     out["mode"] = np.int64(labels["mode"] == "minor")
-    out["instruments"] = np.array([f in labels["instruments"] for f in FAMILY_NAMES], np.float32)
+    out["instruments"] = instrument_vector(labels)
     out["events"] = frame_map([e["time"] for e in labels["events"]])
     out["beats"] = frame_map(labels["beats"])
     return out
+
+
+def clip_mel(mel, wave: np.ndarray) -> np.ndarray:
+    """A clip's 16 kHz wave (T,) -> its log-mel (64, MEL_FRAMES) float16, as the cache stores
+    it; `mel` is a soundtrack.audio.mel.MelSpectrogram."""
+    with torch.no_grad():
+        m = mel(torch.from_numpy(wave))[0, :, :MEL_FRAMES]  # (64, 1024)
+    assert m.shape == (AUDIO.n_mels, MEL_FRAMES), f"{m.shape=}"
+    return m.numpy().astype(np.float16)
+
+
+def instrument_vector(labels: dict) -> np.ndarray:
+    """(n_families,) float32 multi-hot of labels["instruments"], FAMILY_NAMES order."""
+    return np.array([f in labels["instruments"] for f in FAMILY_NAMES], np.float32)
 
 
 def video_arrays(item: Path) -> dict:

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 
 from soundtrack.config import AUDIO
-from soundtrack.data.cache import MEL_FRAMES
-from soundtrack.data.families import FAMILY_NAMES
+from soundtrack.data.cache import clip_mel, instrument_vector
 from soundtrack.errors import InputError
 
 RERENDER_VERSION = 1
@@ -52,10 +51,7 @@ def rerender_item(item: Path, soundfont: str) -> dict:
     target = labels["loudness"]["music_lufs"]
     if target is not None:
         music = _to_lufs(music, AUDIO.sample_rate, target)
-    with torch.no_grad():
-        mel = MelSpectrogram(AUDIO)(torch.from_numpy(music))[0, :, :MEL_FRAMES]  # (64, 1024)
-    return {"music_mel": mel.numpy().astype(np.float16),
-            "instruments": np.array([f in labels["instruments"] for f in FAMILY_NAMES], np.float32)}
+    return {"music_mel": clip_mel(MelSpectrogram(AUDIO), music), "instruments": instrument_vector(labels)}
 
 
 def _rerender_star(args: tuple[Path, str]) -> dict:

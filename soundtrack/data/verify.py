@@ -47,10 +47,15 @@ def onset_scores(ref: np.ndarray, est: np.ndarray) -> tuple[float, float, float,
     if len(ref) == 0 and len(est) == 0:
         return 1.0, 1.0, 1.0, 0, 0, 0
     hits = len(mir_eval.util.match_events(ref, est, ONSET_WINDOW_S)) if len(ref) and len(est) else 0
-    p = hits / len(est) if len(est) else 0.0
-    r = hits / len(ref) if len(ref) else 0.0
-    f = 2 * p * r / (p + r) if p + r else 0.0
+    f, p, r = f_measure(hits, len(ref), len(est))
     return f, p, r, hits, len(ref), len(est)
+
+
+def f_measure(hits: int, n_ref: int, n_est: int) -> tuple[float, float, float]:
+    """(F, precision, recall) of `hits` matches between n_ref references and n_est estimates;
+    a rate with nothing to divide is 0. Summed counts give the pooled F of several items."""
+    p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
+    return (2 * p * r / (p + r) if p + r else 0.0), p, r
 
 
 def verify_item(item: Path) -> dict:
@@ -74,15 +79,12 @@ def verify_corpus(root: Path, *, n: int = 200, progress: bool = True) -> dict:
     if not items:
         raise FileNotFoundError(f"no items under {root}")
     rows = [verify_item(it) for it in tqdm(items, unit="item", disable=not progress)]
-    hits = sum(r["hits"] for r in rows)
-    n_ref = sum(r["n_ref"] for r in rows)
-    n_est = sum(r["n_est"] for r in rows)
-    p, r = hits / max(n_est, 1), hits / max(n_ref, 1)
+    f, p, r = f_measure(*(sum(row[k] for row in rows) for k in ("hits", "n_ref", "n_est")))
     return {
         "items": len(rows),
         "tempo_acc1": round(float(np.mean([r["acc1"] for r in rows])), 4),
         "tempo_acc2": round(float(np.mean([r["acc2"] for r in rows])), 4),
-        "onset_f_pooled": round(2 * p * r / (p + r) if p + r else 0.0, 4),
+        "onset_f_pooled": round(f, 4),
         "onset_precision": round(p, 4),
         "onset_recall": round(r, 4),
         "onset_f_item_mean": round(float(np.mean([r["onset_f"] for r in rows])), 4),
