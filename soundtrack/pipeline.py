@@ -620,9 +620,10 @@ class SoundtrackPipeline:
                                 if self.grid_guidance else None)  # eq. (14b)
                 timings["cvsm"] += time.perf_counter() - t0
                 events = plan.window_events(win)
+                heard = heard_frames(plan.duration_s, win.start_s)  # the video may end inside the window
                 targets = ScoreTargets.make(tempo_bpm=tempo, instruments=controls.instruments,
                                             balance=settings.balance, events_s=[e.time for e in events],
-                                            n_frames=MEL_FRAMES)
+                                            n_frames=MEL_FRAMES, heard=heard)
                 # 3. Outpainting: hold the overlap at the previous window's latent (snio.md eq. 12)
                 known = mask = None
                 if prev is not None:
@@ -673,6 +674,7 @@ class SoundtrackPipeline:
                 waves.append(wave)
                 windows_report.append({
                     "window": win.index, "start_s": win.start_s, "events": len(events),
+                    "heard_s": heard * AUDIO.hop_length / AUDIO.sample_rate,
                     "snio_surrogate": {"before": history[0], "after": history[-1]},
                     "output": {k: float(v.mean()) for k, v in final.items()},
                 })
@@ -709,6 +711,12 @@ class SoundtrackPipeline:
         yield Update("done", n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid, take=take)
 
 
+def heard_frames(duration_s: float, start_s: float) -> int:
+    """Mel frames of a window starting at start_s that the take keeps: the video's end cuts it."""
+    frames = math.ceil((duration_s - start_s) * AUDIO.sample_rate / AUDIO.hop_length - 1e-6)
+    return max(1, min(MEL_FRAMES, frames))
+
+
 def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
     """Window waves (each 163840 samples, hop 7.68 s) -> one (n_out,) wave.
 
@@ -737,5 +745,5 @@ def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
 __all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "MODES",
            "NO_EVENTS_NOTE", "Clip",
            "Controls", "Models", "Settings", "SoundtrackPipeline", "Take", "Update", "checkpoint_root",
-           "generate_clip", "instruments_text", "join_windows", "load_bundled", "load_models", "parse_instruments",
-           "video_inputs", "vocode"]
+           "generate_clip", "heard_frames", "instruments_text", "join_windows", "load_bundled", "load_models",
+           "parse_instruments", "video_inputs", "vocode"]

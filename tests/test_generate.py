@@ -64,6 +64,8 @@ def test_long_video_is_generated_in_windows_to_its_exact_length(pipe, long_video
     assert abs(take.mix.mix_lufs + 16.0) < 0.5 and take.mix.mix_dbtp <= -1.0 + 1e-3
     r = take.report
     assert len(r["windows"]) == 3 and r["windows"][1]["start_s"] == pytest.approx(7.68)
+    # SNIO scores what is heard: the video ends 3.64 s into the last window (snio.md eq. 8c)
+    assert [w["heard_s"] for w in r["windows"]] == pytest.approx([10.24, 10.24, 3.64])
     assert set(r["scores"]) == {"before_snio", "after_snio", "output"}
     assert {"analyse", "snio", "sample", "decode", "vocode", "mix", "total"} <= set(r["timings_s"])
     assert len(take.noises) == 3

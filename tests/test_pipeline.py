@@ -142,3 +142,12 @@ def test_video_inputs_match_the_corpus_cache(tiny_corpus):
     assert later.shape == (256, 14)
     with pytest.raises(InputError, match="start_s"):
         video_inputs(path, start_s=60.0)
+
+
+def test_heard_frames_is_the_part_of_a_window_the_take_keeps():
+    from soundtrack.data.cache import MEL_FRAMES
+    from soundtrack.pipeline import heard_frames
+
+    assert heard_frames(5.31, 0.0) == 531  # Big Buck Bunny's 5.31 s in one 10.24 s window
+    assert heard_frames(10.24, 0.0) == heard_frames(30.0, 7.68) == MEL_FRAMES
+    assert heard_frames(19.0, 15.36) == 364

@@ -151,16 +151,21 @@ class ScoreTargets:
     events: Tensor  # (F,) visual event train at 100 frames/s
     n_events: int = 0
     weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    heard: int | None = None  # mel frames of the window that reach the output (None: all; eq. 8c)
 
     @classmethod
     def make(cls, *, tempo_bpm: float, instruments: Mapping[str, float], balance: float,
              events_s: list[float] | Tensor, n_frames: int,
-             weights: Mapping[str, float] | None = None) -> ScoreTargets:
+             weights: Mapping[str, float] | None = None, heard: int | None = None) -> ScoreTargets:
         """Targets from the controls (balance in [0, 1]) and the window's event times (seconds).
 
         Default weights are DEFAULT_WEIGHTS, with the balance weight raised to
-        BALANCE_WEIGHT_NO_EVENTS in a window without events (snio.md eq. 8b).
+        BALANCE_WEIGHT_NO_EVENTS in a window without events (snio.md eq. 8b). heard: the
+        window's first `heard` of its n_frames frames are what the take keeps (the video ends
+        inside the window); the scores of what is heard read only those (eq. 8c).
         """
+        if heard is not None and not 0 < heard <= n_frames:
+            raise ValueError(f"heard={heard} frames is not in 1..{n_frames}")
         events = torch.as_tensor(events_s, dtype=torch.float32).reshape(-1)
         if weights is None:
             weights = dict(DEFAULT_WEIGHTS)
@@ -173,7 +178,8 @@ class ScoreTargets:
         return cls(tempo_bpm=torch.tensor([float(tempo_bpm)]),
                    instruments=torch.tensor([[float(instruments.get(f, 0.0)) for f in FAMILY_NAMES]]),
                    balance_db=torch.tensor([target]), events=event_train(events, n_frames),
-                   n_events=int(events.numel()), weights=dict(weights))
+                   n_events=int(events.numel()), weights=dict(weights),
+                   heard=None if heard is None or heard == n_frames else int(heard))
 
 
 class Scorer:
@@ -192,14 +198,20 @@ class Scorer:
 
     def __call__(self, music_mel: Tensor, sfx_mel: Tensor, targets: ScoreTargets, *,
                  video_embed: Tensor | None = None) -> dict[str, Tensor]:
-        """Scores (B,) by name, and "total" = sum_c w_c s_c over the scores present (eq. 8)."""
+        """Scores (B,) by name, and "total" = sum_c w_c s_c over the scores present (eq. 8).
+
+        Tempo, balance, sync and instruments read the frames that are heard (eq. 8c); CVSM reads
+        the whole window, as its video embedding does (the picture edge-padded past the end).
+        """
         assert music_mel.shape == sfx_mel.shape and music_mel.ndim == 3, f"{music_mel.shape=} {sfx_mel.shape=}"
-        out = {"tempo": tempo_log_posterior(onset_envelope(music_mel), targets.tempo_bpm).exp(),
-               "balance": balance_score(music_mel, sfx_mel, targets.balance_db)}
+        n = targets.heard or music_mel.shape[-1]
+        heard_music, heard_sfx = music_mel[..., :n], sfx_mel[..., :n]
+        out = {"tempo": tempo_log_posterior(onset_envelope(heard_music), targets.tempo_bpm).exp(),
+               "balance": balance_score(heard_music, heard_sfx, targets.balance_db)}
         if targets.n_events:
-            out["sync"] = sync_score(sfx_mel, targets.events)
+            out["sync"] = sync_score(heard_sfx, targets.events[..., :n])
         if self.instruments is not None:
-            out["instruments"] = instrument_score(self.instruments(music_mel), targets.instruments)
+            out["instruments"] = instrument_score(self.instruments(heard_music), targets.instruments)
         if self.cvsm is not None and video_embed is not None:
             out["cvsm"] = cvsm_score(self.cvsm, music_mel, sfx_mel, video_embed)
         total = sum(targets.weights.get(k, 0.0) * _objective(k, v) for k, v in out.items())

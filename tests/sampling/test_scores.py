@@ -94,3 +94,25 @@ def test_balance_weighs_more_in_a_window_without_events():
     assert BALANCE_WEIGHT_NO_EVENTS > DEFAULT_WEIGHTS["balance"]
     assert ScoreTargets.make(events_s=[], weights={"balance": 0.2}, **kw).weights == {"balance": 0.2}
 
+
+
+def test_scores_read_only_the_frames_that_are_heard():
+    """eq. 8c: past the video's end the window is cut from the take; SNIO must not score it."""
+    kw = dict(tempo_bpm=120, instruments={"piano": 1.0}, balance=0.5, events_s=[1.0, 2.0], n_frames=1024)
+    heard = ScoreTargets.make(heard=531, **kw)
+    assert ScoreTargets.make(heard=1024, **kw).heard is None  # the whole window: nothing to cut
+    with pytest.raises(ValueError, match="heard"):
+        ScoreTargets.make(heard=0, **kw)
+    music = clicks(120.0).requires_grad_(True)
+    sfx = clicks(60.0, level=-4.0).requires_grad_(True)
+    s = Scorer()(music, sfx, heard)
+    s["total"].sum().backward()
+    assert music.grad[..., 531:].abs().sum() == 0 and sfx.grad[..., 531:].abs().sum() == 0
+    assert music.grad[..., :531].abs().sum() > 0
+    # what is cut does not count: 90 BPM clicks after the end change no score
+    tail = clicks(120.0).detach()
+    tail[..., 531:] = clicks(90.0)[..., 531:]
+    again = Scorer()(tail, sfx.detach(), heard)
+    assert all(torch.allclose(s[k], again[k]) for k in ("tempo", "balance"))
+    whole = Scorer()(tail, sfx.detach(), ScoreTargets.make(**kw))
+    assert not torch.allclose(whole["tempo"], s["tempo"])
