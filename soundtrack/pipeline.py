@@ -686,11 +686,7 @@ class SoundtrackPipeline:
         n_out = int(round(plan.duration_s * AUDIO.sample_rate))
         music16, sfx16 = (join_windows([w[i] for w in waves], n_out) for i in (0, 1))
         # 10. Mix: effects panned by where they happen in the picture, balance, loudness, true peak
-        from soundtrack.audio.mix import mix_stems, pan_curve
-
-        pan = pan_curve([e.time for e in plan.events], [e.x for e in plan.events], n_samples=n_out,
-                        sr=AUDIO.sample_rate)
-        mix = mix_stems(music16, sfx16, sr_in=AUDIO.sample_rate, balance=settings.balance, sfx_pan=pan)
+        mix = mix_take(music16, sfx16, events=plan.events, balance=settings.balance)
         timings["mix"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
         report = {
@@ -704,11 +700,48 @@ class SoundtrackPipeline:
                        "output": mean_scores([w["output"] for w in windows_report])},
             "loudness": {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
                          "sfx_lufs": mix.sfx_lufs},
-            "notes": [NO_EVENTS_NOTE] if not plan.events and settings.balance > 0.0 else [],
+            "notes": _notes(bool(plan.events), settings.balance),
         }
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
                     duration_s=plan.duration_s, events=list(plan.events), noises=noises, report=report)
         yield Update("done", n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid, take=take)
+
+
+def mix_take(music16: np.ndarray, sfx16: np.ndarray, *, events: list, balance: float):
+    """The stems mixed at the balance: effects panned by where they happen in the picture,
+    loudness and true peak (soundtrack.audio.mix.mix_stems). 48 kHz stereo."""
+    from soundtrack.audio.mix import mix_stems, pan_curve
+
+    pan = pan_curve([e.time for e in events], [e.x for e in events], n_samples=len(music16),
+                    sr=AUDIO.sample_rate)
+    return mix_stems(music16, sfx16, sr_in=AUDIO.sample_rate, balance=balance, sfx_pan=pan)
+
+
+def _notes(has_events: bool, balance: float) -> list[str]:
+    return [NO_EVENTS_NOTE] if not has_events and balance > 0.0 else []
+
+
+def remix(take: Take, balance: float) -> Take:
+    """The take's stems mixed again at another balance: a new take in a fraction of a second.
+
+    The mixer meets the slider exactly whenever both stems are audible (docs/DECISIONS.md #18),
+    so a balance move needs no new generation (#36). The stems stay those generated for the
+    take's own balance, whose SNIO balance term brought the raw stems near that balance;
+    generating with the new settings re-optimises them for the new one. The report keeps the
+    generation's scores and says where the take came from (`remixed_from_balance`).
+    """
+    t0 = time.perf_counter()
+    settings = dataclasses.replace(take.settings, balance=balance)  # validates the balance
+    mix = mix_take(take.music16, take.sfx16, events=take.events, balance=settings.balance)
+    report = dict(take.report)
+    report["settings"] = settings.to_dict()
+    report["remixed_from_balance"] = take.report.get("remixed_from_balance", take.settings.balance)
+    report["loudness"] = {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
+                          "sfx_lufs": mix.sfx_lufs}
+    elapsed = time.perf_counter() - t0
+    report["timings_s"] = {"mix": elapsed, "total": elapsed}
+    report["notes"] = _notes(bool(take.events), settings.balance)
+    return dataclasses.replace(take, settings=settings, mix=mix, report=report)
 
 
 def heard_frames(duration_s: float, start_s: float) -> int:
@@ -746,4 +779,4 @@ __all__ = ["CHECKPOINTS", "CLIP_SAMPLES", "DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS
            "NO_EVENTS_NOTE", "Clip",
            "Controls", "Models", "Settings", "SoundtrackPipeline", "Take", "Update", "checkpoint_root",
            "generate_clip", "heard_frames", "instruments_text", "join_windows", "load_bundled", "load_models",
-           "parse_instruments", "video_inputs", "vocode"]
+           "mix_take", "parse_instruments", "remix", "video_inputs", "vocode"]

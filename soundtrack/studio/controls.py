@@ -103,7 +103,7 @@ def settings_from_api(*, tempo: Any, instruments: Any, balance: Any, intensity: 
 
 
 def write_settings_json(path: Path, settings: Settings, *, video: str, take: int | None = None,
-                        warm_start: bool = False) -> Path:
+                        warm_start: bool = False, remixed_from: int | None = None) -> Path:
     """The settings file a take offers for download (readable by `generate --settings`)."""
     doc = {"format": SETTINGS_FORMAT, "settings": settings.to_dict(), "video": video}
     if take is not None:
@@ -112,6 +112,10 @@ def write_settings_json(path: Path, settings: Settings, *, video: str, take: int
     if warm_start:
         doc["note"] = ("this take re-optimised the noise of the take before it; the settings with a "
                        "cold start (Generate) give the seed's own take")
+    if remixed_from is not None:
+        doc["remixed_from"] = remixed_from
+        doc["note"] = (f"this take mixed the stems of take {remixed_from} at this balance; these settings "
+                       "generate stems optimised for it, which sound different")
     path.write_text(json.dumps(doc, indent=1))
     return path
 

@@ -23,6 +23,7 @@ Nothing here imports Gradio; the pipelines load on first use, once per process.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import tempfile
@@ -108,6 +109,9 @@ class TakeRecord:
     files: dict[str, Path]  # music.wav sfx.wav mix.wav soundtrack.mp4 spectrogram.png report.json settings.json
     report: dict
     warm_from: int | None  # the take whose noise this one re-optimised (None: from the seed)
+    take: object | None = None  # the pipeline's Take without its mix (what a re-mix needs); the last take only
+    remixed_from: int | None = None  # the take whose stems this one mixed at another balance
+    scores: list = field(default_factory=list)  # the SNIO iterations' score rows (Frame.scores) that made it
 
     @property
     def dir(self) -> Path:
@@ -180,6 +184,8 @@ class Session:
 
     def add_take(self, take: TakeRecord) -> None:
         with self._lock:
+            for older in self.takes:
+                older.take = None  # only the last take is re-mixed; its stems stay in memory
             self.takes.append(take)
             while len(self.takes) > KEEP_TAKES:
                 shutil.rmtree(self.takes.popleft().dir, ignore_errors=True)
@@ -227,6 +233,10 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
         if warm and same_video and prev.settings == settings:
             yield Frame("unchanged", f"Take {prev.number} already has these settings.", 1.0, take=prev)
             return
+        if (warm and same_video and prev.take is not None
+                and dataclasses.replace(prev.settings, balance=settings.balance) == settings):
+            yield _remixed(session, prev, settings, on_progress)  # only the balance moved (DECISIONS #36)
+            return
         init_noise = prev.noises if warm and same_video and prev.settings.seed == settings.seed else None
         # 2. Load (once) and analyse the video (cached by the pipeline)
         pipe = get_pipeline("full")
@@ -270,7 +280,8 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
         files["settings.json"] = write_settings_json(out / "settings.json", settings, video=video.name,
                                                      take=number, warm_start=init_noise is not None)
         record = TakeRecord(number=number, video=video, settings=settings, noises=take.noises, files=files,
-                            report=take.report, warm_from=prev.number if init_noise is not None else None)
+                            report=take.report, warm_from=prev.number if init_noise is not None else None,
+                            take=dataclasses.replace(take, mix=None), scores=list(rows))
         session.add_take(record)
         yield Frame("take", take_summary(record), 1.0, spectrogram=files["spectrogram.png"],
                     audio=None, scores=rows, take=record)
@@ -278,6 +289,28 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
         yield Frame("stopped", "Stopped before the take was finished.", 0.0)
     finally:
         session.release(cancel)
+
+
+def _remixed(session: Session, prev: TakeRecord, settings: Settings,
+             on_progress: Callable[[float, str], None] | None) -> Frame:
+    """A new take: the last take's stems mixed at the new balance (pipeline.remix), written."""
+    from soundtrack.pipeline import remix
+    from soundtrack.render import write_take
+    from soundtrack.studio.controls import write_settings_json
+
+    if on_progress is not None:
+        on_progress(0.5, f"re-mixing take {prev.number}")
+    take = remix(prev.take, settings.balance)
+    number, out = session.new_take_dir()
+    files = write_take(take, out, video=prev.video)
+    files["settings.json"] = write_settings_json(out / "settings.json", settings, video=prev.video.name,
+                                                 take=number, remixed_from=prev.number)
+    record = TakeRecord(number=number, video=prev.video, settings=settings, noises=take.noises, files=files,
+                        report=take.report, warm_from=None, take=dataclasses.replace(take, mix=None),
+                        remixed_from=prev.number, scores=prev.scores)
+    session.add_take(record)
+    return Frame("take", take_summary(record), 1.0, spectrogram=files["spectrogram.png"], audio=None,
+                 scores=list(prev.scores), take=record)
 
 
 def render_preview(pipe: SoundtrackPipeline, u, *, plan, png: Path) -> tuple[int, np.ndarray]:
@@ -306,7 +339,13 @@ def take_summary(take: TakeRecord) -> str:
     """A short Markdown report of a finished take: what it is, and its scores (one row each)."""
     r = take.report
     scores = r["scores"]
-    how = f"warm start from take {take.warm_from}" if take.warm_from is not None else f"seed {take.settings.seed}"
+    if take.remixed_from is not None:
+        how = (f"the stems of take {take.remixed_from} mixed at balance {take.settings.balance:.2f} "
+               f"(generated for {r['remixed_from_balance']:.2f}; Generate re-optimises them for this balance)")
+    elif take.warm_from is not None:
+        how = f"warm start from take {take.warm_from}"
+    else:
+        how = f"seed {take.settings.seed}"
     lines = [f"**Take {take.number}** of {take.video.name}: {r['video']['duration_s']:.1f} s, "
              f"{r['tempo_requested_bpm']:.1f} BPM{' (auto)' if r['tempo_auto'] else ''}, {how}, "
              f"made in {r['timings_s']['total']:.1f} s.",

@@ -1,7 +1,7 @@
 """The studio in a real browser (Debian's chromium driven by Playwright), desktop and phone width.
 
 One pass through what a person does: pick an example, set the tempo, Generate, watch the
-take arrive, move a slider (a warm re-run), judge the two takes blind on the A/B tab and
+take arrive, move the balance (a re-mix), judge the two takes blind on the A/B tab and
 see the vote counted; then the same page at 390 px. A screenshot of the Score tab is left
 in the artifacts folder ($PYTEST_ARTIFACTS, else test-artifacts/).
 """
@@ -103,10 +103,11 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
     assert page.locator("#download-settings-json").is_visible()
     page.screenshot(path=str(artifacts / "studio-score.png"), full_page=True)
 
-    # 3. Move a control: the take is re-optimised warm from take 1
+    # 3. Move the balance: take 1's stems are mixed again at once (DECISIONS #36)
     assert float(_click_slider(page, "balance", 0.85)) > 0.7
     _wait_text(page, "#status", "Take 2")
-    assert "warm start from take 1" in page.locator("#status").inner_text()
+    assert "the stems of take 1 mixed at balance" in page.locator("#status").inner_text()
+    assert page.locator("#plot-total").is_visible()  # the scores that made the stems stay on screen
     balance = page.locator("#balance input[type=number]").input_value()
     with page.expect_download() as download:
         page.locator("#download-settings-json").click()

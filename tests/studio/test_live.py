@@ -150,7 +150,7 @@ def test_moving_a_control_reoptimises_the_last_take_warm(studio_env) -> None:
     session = live.Session()
     first = _run(session, Settings(seed=2, **FAST), warm=True)[-1].take  # nothing to warm from yet
     assert first.warm_from is None
-    moved = Settings(seed=2, balance=0.9, **FAST)
+    moved = Settings(seed=2, intensity=0.65, **FAST)
     frames = _run(session, moved, warm=True)
     second = frames[-1].take
     assert second.warm_from == 1 and "warm start from take 1" in frames[0].status
@@ -162,6 +162,36 @@ def test_moving_a_control_reoptimises_the_last_take_warm(studio_env) -> None:
     assert [f.kind for f in _run(session, moved, warm=True)] == ["unchanged"]
     # another seed starts from that seed's noise even when warm
     assert _run(session, Settings(seed=9, **FAST), warm=True)[-1].take.warm_from is None
+
+
+def test_moving_only_the_balance_remixes_the_last_takes_stems(studio_env) -> None:
+    """DECISIONS #36: the mixer meets the slider exactly, so a balance move needs no generation."""
+    import soundfile as sf
+
+    from soundtrack.audio.mix import loudness_lufs
+
+    session = live.Session()
+    first = _run(session, Settings(seed=4, **FAST), warm=False)[-1].take
+    frames = _run(session, Settings(seed=4, balance=0.8, **FAST), warm=True)
+    assert [f.kind for f in frames] == ["take"]  # no SNIO iteration, no sampler step
+    second = frames[0].take
+    assert second.remixed_from == 1 and second.warm_from is None and "stems of take 1" in frames[0].status
+    assert second.scores == first.scores and frames[0].scores == first.scores  # the plots stay
+    assert second.report["remixed_from_balance"] == 0.5 and second.report["settings"]["balance"] == 0.8
+    saved = json.loads(second.files["settings.json"].read_text())
+    assert saved["remixed_from"] == 1 and saved["settings"]["balance"] == 0.8
+    # the same stems, mixed 12 dB apart as the slider asks (20 log10(0.8 / 0.2))
+    music, sr = sf.read(second.files["music.wav"])
+    sfx, _ = sf.read(second.files["sfx.wav"])
+    old_music, _ = sf.read(first.files["music.wav"])
+    assert np.corrcoef(music[:, 0], old_music[:, 0])[0, 1] > 0.999
+    assert abs(loudness_lufs(sfx.T, sr) - loudness_lufs(music.T, sr) - 20 * np.log10(4)) < 0.5
+    assert first.take is None and second.take is not None  # only the last take keeps its stems
+    # a re-mix of a re-mix still names the generation's balance; another control generates again
+    third = _run(session, Settings(seed=4, balance=0.3, **FAST), warm=True)[-1].take
+    assert third.remixed_from == 2 and third.report["remixed_from_balance"] == 0.5
+    fourth = _run(session, Settings(seed=4, balance=0.3, tempo=90, **FAST), warm=True)[-1].take
+    assert fourth.remixed_from is None and fourth.warm_from == 3
 
 
 def test_a_newer_request_stops_the_run_in_flight(studio_env) -> None:
