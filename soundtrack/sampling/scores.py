@@ -210,8 +210,11 @@ class Scorer:
                "balance": balance_score(heard_music, heard_sfx, targets.balance_db)}
         if targets.n_events:
             out["sync"] = sync_score(heard_sfx, targets.events[..., :n])
-        if self.instruments is not None:
-            out["instruments"] = instrument_score(self.instruments(heard_music), targets.instruments)
+        if self.instruments is not None:  # at least the classifier's shortest input (1.28 s)
+            from soundtrack.models.instruments import MIN_FRAMES
+
+            inst_music = music_mel[..., :max(n, MIN_FRAMES)]
+            out["instruments"] = instrument_score(self.instruments(inst_music), targets.instruments)
         if self.cvsm is not None and video_embed is not None:
             out["cvsm"] = cvsm_score(self.cvsm, music_mel, sfx_mel, video_embed)
         total = sum(targets.weights.get(k, 0.0) * _objective(k, v) for k, v in out.items())

@@ -124,6 +124,7 @@ class SavedSettings(NamedTuple):
     settings: Settings
     video: str | None  # the name of the video they were saved for
     warm_start: bool  # the take re-optimised an earlier take's noise (not reproducible from the seed)
+    remixed_from: int | None = None  # the take mixed an earlier take's stems at its balance (DECISIONS #36)
 
 
 def read_settings_json(path: Path | str) -> SavedSettings:
@@ -137,8 +138,10 @@ def read_settings_json(path: Path | str) -> SavedSettings:
         raise InputError(f"{path.name}: a settings JSON is an object, got {type(doc).__name__}")
     if "settings" in doc:
         video = doc.get("video")
+        remixed = doc.get("remixed_from")
         return SavedSettings(Settings.from_dict(doc["settings"]), video if isinstance(video, str) else None,
-                             doc.get("warm_start") is True)
+                             doc.get("warm_start") is True,
+                             remixed if isinstance(remixed, int) and not isinstance(remixed, bool) else None)
     return SavedSettings(Settings.from_dict(doc), None, False)
 
 

@@ -39,8 +39,8 @@ CSS = """
 HEADER = """# soundtrack studio
 Music **and** sound effects for your video, made together by one model you can steer.
 Pick a video, set tempo, instruments and the effects/music balance, press **Generate** and
-watch the soundtrack being optimised. Move any control afterwards: the take is re-optimised
-from where it stands."""
+watch the soundtrack being optimised. Move the balance afterwards and the take's stems are
+mixed again at once; move any other control and the take is re-optimised from where it stands."""
 
 
 def limit_malloc_arenas(arenas: int = 2) -> bool:
@@ -314,6 +314,9 @@ def _wire_score_tab(tab: ScoreTab) -> None:
         if saved.warm_start:
             note += (" (The saved take was a warm re-optimisation of the take before it, which these settings "
                      "alone do not repeat.)")
+        if saved.remixed_from is not None:
+            note += (f" (The saved take mixed the stems of take {saved.remixed_from} at this balance; generated "
+                     "with these settings the stems are optimised for it and sound different.)")
         out[tab.status] = note
         return out
 

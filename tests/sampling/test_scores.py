@@ -116,3 +116,18 @@ def test_scores_read_only_the_frames_that_are_heard():
     assert all(torch.allclose(s[k], again[k]) for k in ("tempo", "balance"))
     whole = Scorer()(tail, sfx.detach(), ScoreTargets.make(**kw))
     assert not torch.allclose(whole["tempo"], s["tempo"])
+
+
+def test_a_very_short_heard_part_still_scores_instruments():
+    """A video shorter than the classifier's shortest input: it reads that many frames instead."""
+    from soundtrack.models.instruments import CLASSIFIER_CONFIGS, MIN_FRAMES, InstrumentClassifier
+
+    torch.manual_seed(0)
+    scorer = Scorer(instruments=InstrumentClassifier(CLASSIFIER_CONFIGS["tiny"]))
+    targets = ScoreTargets.make(tempo_bpm=120, instruments={"piano": 1.0}, balance=0.5, events_s=[],
+                                n_frames=1024, heard=4)
+    music = clicks(120.0).requires_grad_(True)
+    s = scorer(music, clicks(60.0), targets)
+    s["total"].sum().backward()
+    assert torch.isfinite(s["total"]).all() and "instruments" in s
+    assert music.grad[..., MIN_FRAMES:].abs().sum() == 0 and music.grad[..., 4:MIN_FRAMES].abs().sum() > 0

@@ -54,7 +54,7 @@ def test_settings_json_round_trip_and_cli_format(tmp_path: Path) -> None:
 
     s = Settings(tempo=96, instruments={"piano": 1.0, "strings": 0.4}, seed=42, key="Bb", mode="minor")
     path = controls.write_settings_json(tmp_path / "settings.json", s, video="clip.mp4", take=3, warm_start=True)
-    assert controls.read_settings_json(path) == (s, "clip.mp4", True)
+    assert controls.read_settings_json(path) == (s, "clip.mp4", True, None)
     doc = json.loads(path.read_text())
     assert doc["take"] == 3 and doc["warm_start"] is True and doc["settings"]["key"] == "A#"
     # the CLI reads the same file
@@ -62,7 +62,7 @@ def test_settings_json_round_trip_and_cli_format(tmp_path: Path) -> None:
     assert settings_from_args(args) == s
     # a bare Settings.to_dict() is accepted too; anything else is one clear line
     (tmp_path / "bare.json").write_text(json.dumps(s.to_dict()))
-    assert controls.read_settings_json(tmp_path / "bare.json") == (s, None, False)
+    assert controls.read_settings_json(tmp_path / "bare.json") == (s, None, False, None)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="bad.json: not a settings JSON"):
         controls.read_settings_json(tmp_path / "bad.json")
@@ -126,8 +126,8 @@ def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(stud
                                "report.json", "settings.json"}
     assert take.number == 1 and take.warm_from is None and "Take 1" in frames[-1].status
     # the downloaded settings, restored and generated again from the seed: the same audio
-    restored, video, warm = controls.read_settings_json(take.files["settings.json"])
-    assert (restored, video, warm) == (settings, CLIP.name, False)
+    restored, video, warm, remixed = controls.read_settings_json(take.files["settings.json"])
+    assert (restored, video, warm, remixed) == (settings, CLIP.name, False, None)
     again = _run(live.Session(), restored, warm=False)[-1].take
     a, _ = sf.read(take.files["mix.wav"])
     b, _ = sf.read(again.files["mix.wav"])
@@ -180,6 +180,7 @@ def test_moving_only_the_balance_remixes_the_last_takes_stems(studio_env) -> Non
     assert second.report["remixed_from_balance"] == 0.5 and second.report["settings"]["balance"] == 0.8
     saved = json.loads(second.files["settings.json"].read_text())
     assert saved["remixed_from"] == 1 and saved["settings"]["balance"] == 0.8
+    assert controls.read_settings_json(second.files["settings.json"]).remixed_from == 1
     # the same stems, mixed 12 dB apart as the slider asks (20 log10(0.8 / 0.2))
     music, sr = sf.read(second.files["music.wav"])
     sfx, _ = sf.read(second.files["sfx.wav"])
