@@ -517,7 +517,8 @@ class SoundtrackPipeline:
     """
 
     def __init__(self, models: Models, *, snio: SNIOConfig | None = None,
-                 grid_guidance: float | None = None) -> None:
+                 grid_guidance: float | None = None, outpaint: bool = True) -> None:
+        """outpaint=False samples every window on its own (an ablation: evaluate_windows)."""
         from soundtrack.sampling.sample import GRID_GUIDANCE
         from soundtrack.sampling.scores import Scorer
         from soundtrack.sampling.snio import SNIOConfig
@@ -526,6 +527,7 @@ class SoundtrackPipeline:
         self.scorer = Scorer(cvsm=models.cvsm, instruments=models.instruments)
         self.snio = snio or SNIOConfig()  # everything but `iters`, which is a per-request setting
         self.grid_guidance = GRID_GUIDANCE if grid_guidance is None else float(grid_guidance)
+        self.outpaint = bool(outpaint)
         self._lock = threading.Lock()
         self._plans: dict[tuple, object] = {}
 
@@ -626,7 +628,7 @@ class SoundtrackPipeline:
                                             n_frames=MEL_FRAMES, heard=heard)
                 # 3. Outpainting: hold the overlap at the previous window's latent (snio.md eq. 12)
                 known = mask = None
-                if prev is not None:
+                if prev is not None and self.outpaint:
                     known = torch.zeros(shape, device=dev)
                     mask = torch.zeros(shape, device=dev)
                     known[:, :, :OVERLAP_FRAMES] = prev[:, :, WINDOW_FRAMES - OVERLAP_FRAMES:]
