@@ -138,7 +138,7 @@ def long_videos(corpus: Path, n: int, out_dir: Path) -> list[Path]:
 
 
 def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = None, seed: int = 0,
-                     progress: bool = True) -> dict:
+                     progress: bool = True, hold_until: float | None = None) -> dict:
     from tqdm import tqdm
 
     from soundtrack.evaluate import paired_bootstrap
@@ -150,7 +150,8 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
 
     root = checkpoint_root(checkpoints)
     models = load_bundled(root)
-    pipes = {"outpainted": SoundtrackPipeline(models), "independent": SoundtrackPipeline(models, outpaint=False)}
+    pipes = {"outpainted": SoundtrackPipeline(models, hold_until=hold_until),
+             "independent": SoundtrackPipeline(models, outpaint=False)}
     judge = load_instrument_judge(root / "instruments-judge") if (root / "instruments-judge").is_dir() else None
     rows: dict[str, list[dict]] = {k: [] for k in pipes}
     t0 = time.perf_counter()
@@ -175,6 +176,7 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
     paired = paired_bootstrap(len(a), lambda idx: _rates([a[i] for i in idx]),
                               lambda idx: _rates([b[i] for i in idx]), KEYS)
     return {"summary": {k: {"n": len(v), **_rates(v)} for k, v in rows.items()}, "paired": paired,
+            "hold_until": pipes["outpainted"].hold_until,
             "rows": rows, "seconds": time.perf_counter() - t0, "judge": judge is not None}
 
 
@@ -204,13 +206,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=8, help="long videos, each of three consecutive test clips")
     p.add_argument("--checkpoints", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hold-until", type=float, default=None,
+                   help="share of the steps that hold the overlap (default: the pipeline's, 0.5; 1 = every step)")
     p.add_argument("--json", type=Path)
     p.add_argument("--results-md", type=Path)
     args = p.parse_args(argv)
     try:
         if args.n < 2:
             raise InputError(f"--n must be at least 2 (a paired interval needs two videos), got {args.n}")
-        result = evaluate_windows(corpus=args.corpus, n=args.n, checkpoints=args.checkpoints, seed=args.seed)
+        result = evaluate_windows(corpus=args.corpus, n=args.n, checkpoints=args.checkpoints, seed=args.seed,
+                                  hold_until=args.hold_until)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -517,9 +517,11 @@ class SoundtrackPipeline:
     """
 
     def __init__(self, models: Models, *, snio: SNIOConfig | None = None,
-                 grid_guidance: float | None = None, outpaint: bool = True) -> None:
-        """outpaint=False samples every window on its own (an ablation: evaluate_windows)."""
-        from soundtrack.sampling.sample import GRID_GUIDANCE
+                 grid_guidance: float | None = None, outpaint: bool = True,
+                 hold_until: float | None = None) -> None:
+        """outpaint=False samples every window on its own (an ablation: evaluate_windows);
+        hold_until: the share of the steps that hold the overlap (default HOLD_UNTIL, snio.md eq. 12b)."""
+        from soundtrack.sampling.sample import GRID_GUIDANCE, HOLD_UNTIL
         from soundtrack.sampling.scores import Scorer
         from soundtrack.sampling.snio import SNIOConfig
 
@@ -528,6 +530,7 @@ class SoundtrackPipeline:
         self.snio = snio or SNIOConfig()  # everything but `iters`, which is a per-request setting
         self.grid_guidance = GRID_GUIDANCE if grid_guidance is None else float(grid_guidance)
         self.outpaint = bool(outpaint)
+        self.hold_until = HOLD_UNTIL if hold_until is None else float(hold_until)
         self._lock = threading.Lock()
         self._plans: dict[tuple, object] = {}
 
@@ -637,7 +640,7 @@ class SoundtrackPipeline:
                 t0 = time.perf_counter()
                 sampler = Sampler(m.ldm, cond, steps=settings.steps, noise=seed_noise[win.index].to(dev),
                                   guidance=settings.guidance, known=known, mask=mask, gridless=gridless,
-                                  grid_guidance=self.grid_guidance)
+                                  grid_guidance=self.grid_guidance, hold_until=self.hold_until)
                 with torch.no_grad():
                     x = sampler.run(sampler.start(), 0, k_snio, callback=lambda info: tick())
                     x_k = x + offsets[win.index].to(dev)  # warm start: where the last take's SNIO ended
@@ -694,7 +697,8 @@ class SoundtrackPipeline:
         report = {
             "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
             "tempo_auto": settings.tempo == "auto", "beat_grid": grid.to_dict(), "models": m.runs(),
-            "sampler": {"grid_guidance": self.grid_guidance, "snio_at_step": k_snio, "snio_lr": snio_cfg.lr},
+            "sampler": {"grid_guidance": self.grid_guidance, "snio_at_step": k_snio, "snio_lr": snio_cfg.lr,
+                        "hold_until": self.hold_until},
             "video": {"file": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
             "windows": windows_report, "timings_s": timings,
             "scores": {"before_snio": mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),
@@ -755,9 +759,9 @@ def heard_frames(duration_s: float, start_s: float) -> int:
 def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
     """Window waves (each 163840 samples, hop 7.68 s) -> one (n_out,) wave.
 
-    Consecutive windows overlap by 2.56 s, whose latent the later window held fixed
-    (outpainting), so they agree there; a linear crossfade over the overlap hides what the
-    vocoder's context changes. The result is cut (or zero-padded) to exactly n_out samples.
+    Consecutive windows overlap by 2.56 s, whose latent the later window held at the earlier
+    one's for the first half of its steps (outpainting, snio.md eqs. 12, 12b), so they agree
+    there in what the early steps decide; a linear crossfade over the overlap hides the rest. The result is cut (or zero-padded) to exactly n_out samples.
     """
     from soundtrack.video.plan import HOP_FRAMES, OVERLAP_FRAMES
 

@@ -47,6 +47,7 @@ def denoised_from(model_output: Tensor, x_t: Tensor, alpha_cumprod: Tensor, pred
 
 GRID_GUIDANCE = 5.0  # w_g of eq. (14b): how hard the sampler leans on the beat grid
 GRID_UNTIL = 0.5  # eq. (14b) acts on the first half of the steps, where a clip's pulse is decided
+HOLD_UNTIL = 0.5  # outpainting holds the overlap for the first half of the steps (snio.md eq. 12b)
 
 
 class Sampler:
@@ -61,13 +62,15 @@ class Sampler:
     w_g (eps(c) - eps(c without the beat grid)), the grid term on the music stem's half of
     the latent and the first `grid_until` of the steps; all branches are one UNet batch.
     noise: the window's starting noise, which also noises the held region of `known`/`mask`
-    (outpainting, snio.md eq. 12).
+    (outpainting, snio.md eq. 12), held for the first `hold_until` of the steps (1: every step,
+    and the result keeps `known` exactly; the pipeline uses HOLD_UNTIL, eq. 12b).
     """
 
     def __init__(self, model: SoundtrackLDM, cond: Conditions, *, steps: int, noise: Tensor,
                  guidance: float = 3.0, scheduler: str = "dpm++", known: Tensor | None = None,
                  mask: Tensor | None = None, gridless: Conditions | None = None,
-                 grid_guidance: float = 0.0, grid_until: float = GRID_UNTIL) -> None:
+                 grid_guidance: float = 0.0, grid_until: float = GRID_UNTIL,
+                 hold_until: float = 1.0) -> None:
         B, Tl = cond.batch_size, cond.frames
         if noise.shape[0] != B or noise.shape[2] != Tl:
             raise ValueError(f"conditions are for batch {B} x {Tl} frames, shape is {tuple(noise.shape)}")
@@ -80,6 +83,7 @@ class Sampler:
         self.timesteps = list(self.sched.timesteps)
         self.acp = self.sched.alphas_cumprod.to(noise.device)
         self.grid_steps = int(round(grid_until * steps)) if gridless is not None and grid_guidance else 0
+        self.hold_steps = steps if hold_until >= 1.0 else int(round(hold_until * steps))
         parts = [cond] if self.guidance == 1.0 else [cond, model.null_conditions(batch=B, frames=Tl)]
         self.cond = cond
         self.plain = Conditions.cat(parts) if len(parts) > 1 else cond  # (cond[, ∅])
@@ -145,7 +149,9 @@ class Sampler:
 
     def finish(self, x: Tensor) -> Tensor:
         """The clean latent with the known region exactly as given."""
-        return x if self.known is None else self.mask * self.known + (1 - self.mask) * x
+        if self.known is None or self.hold_steps < self.steps:
+            return x
+        return self.mask * self.known + (1 - self.mask) * x
 
     def run(self, x: Tensor, start: int = 0, stop: int | None = None,
             callback: Callable[[dict], None] | None = None) -> Tensor:
@@ -153,7 +159,8 @@ class Sampler:
         stop = self.steps if stop is None else stop
         for i in range(start, stop):
             t = self.timesteps[i]
-            x = self.hold(x, t)
+            if i < self.hold_steps:
+                x = self.hold(x, t)
             out = self.guided(self.sched.scale_model_input(x, t), t, grid=i < self.grid_steps)
             if callback is not None:
                 denoised = denoised_from(out, x, self.alpha(t), self.model.cfg.prediction_type)

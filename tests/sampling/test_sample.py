@@ -86,6 +86,29 @@ def test_a_run_split_at_any_step_is_the_same_run(model_and_cond):
     torch.testing.assert_close(split, whole)
 
 
+def test_outpainting_holds_the_overlap_for_the_first_hold_until_of_the_steps(model_and_cond):
+    """snio.md eqs. 12, 12b: held at every step the overlap is kept exactly; held for the first
+    half it is released after them, so the result there differs from the known latent but starts
+    from it, and the rest of the window is generated under it."""
+    model, cond = model_and_cond
+    x_T = torch.randn(SHAPE, generator=torch.Generator().manual_seed(5))
+    known = torch.randn(SHAPE, generator=torch.Generator().manual_seed(6))
+    mask = torch.zeros(SHAPE)
+    mask[:, :, :4] = 1.0
+
+    def run(**kw) -> torch.Tensor:
+        with torch.no_grad():
+            s = Sampler(model, cond, steps=4, noise=x_T, known=known, mask=mask, **kw)
+            return s.run(s.start())
+
+    every, half, free = run(), run(hold_until=0.5), run(hold_until=0.0)
+    assert torch.equal(every[:, :, :4], known[:, :, :4])
+    assert not torch.equal(half[:, :, :4], known[:, :, :4])
+    err = {name: (z[:, :, :4] - known[:, :, :4]).abs().mean() for name, z in (("half", half), ("free", free))}
+    assert err["half"] < err["free"]  # two held steps leave it nearer the known latent than none
+    assert not torch.equal(half[:, :, 4:], free[:, :, 4:])
+
+
 def test_grid_guidance_pushes_along_the_grid_only_early():
     torch.manual_seed(0)
     model = SoundtrackLDM(CONFIGS["tiny"]).eval()
