@@ -692,6 +692,19 @@ def write_results_section(path: Path, section: str, *, begin: str = SECTION_BEGI
     os.replace(tmp, path)
 
 
+def publish(result: dict, table: str, *, json_path: Path | None, results_md: Path | None, module: str,
+            argv: list[str], heading: str, detail: str, begin: str, end: str) -> None:
+    """What an evaluation command does with its result: print the table, write the JSON, and put
+    the section `## heading`, with the command that made it and `detail`, into results_md."""
+    print(table)
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=1, default=float))
+    if results_md:
+        command = shlex.join(["python", "-m", module, *argv])
+        write_results_section(results_md, f"## {heading}\n\n`{command}` ({detail})\n\n{table}",
+                              begin=begin, end=end)
+
+
 # --------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv

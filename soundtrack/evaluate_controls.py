@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -216,17 +214,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    table = markdown(result)
-    print(table)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=float))
-    if args.results_md:
-        from soundtrack.evaluate import write_results_section
+    from soundtrack.evaluate import publish
 
-        command = shlex.join(["python", "-m", "soundtrack.evaluate_controls", *argv])
-        write_results_section(args.results_md, f"## Controls\n\n`{command}` ({', '.join(result['videos'])}; "
-                              f"{result['summary']['snio']['n']} requests x 2, {result['seconds']:.0f} s)"
-                              f"\n\n{table}", begin=BEGIN, end=END)
+    publish(result, markdown(result), json_path=args.json, results_md=args.results_md,
+            module="soundtrack.evaluate_controls", argv=argv, heading="Controls",
+            detail=f"{', '.join(result['videos'])}; {result['summary']['snio']['n']} requests x 2, "
+                   f"{result['seconds']:.0f} s", begin=BEGIN, end=END)
     return 0
 
 

@@ -25,8 +25,6 @@ when `--results-md` is given.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -219,17 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    table = markdown(result)
-    print(table)
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=1, default=float))
-    if args.results_md:
-        from soundtrack.evaluate import write_results_section
+    from soundtrack.evaluate import publish
 
-        command = shlex.join(["python", "-m", "soundtrack.evaluate_windows", *argv])
-        write_results_section(args.results_md, f"## Continuity across windows\n\n`{command}` "
-                              f"({result['summary']['outpainted']['n']} videos of 30.72 s x 2, "
-                              f"{result['seconds']:.0f} s)\n\n{table}", begin=BEGIN, end=END)
+    publish(result, markdown(result), json_path=args.json, results_md=args.results_md,
+            module="soundtrack.evaluate_windows", argv=argv, heading="Continuity across windows",
+            detail=f"{result['summary']['outpainted']['n']} videos of 30.72 s x 2, {result['seconds']:.0f} s",
+            begin=BEGIN, end=END)
     return 0
 
 
