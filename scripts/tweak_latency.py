@@ -32,7 +32,8 @@ def moves(session, video: Path, settings: list) -> tuple[list[float | None], lis
         full.append(time.perf_counter() - t0)
         first.append(preview)
         take = session.last_take
-        how.append("remix" if take.remixed_from is not None else "warm" if take.warm_from is not None else "seed")
+        how.append("remix" if take.remixed_from is not None
+                   else "warm" if take.warm_from is not None else "seed")
     return first, full, how
 
 
@@ -40,7 +41,8 @@ def show(name: str, first: list[float | None], full: list[float], how: list[str]
     previews = [x for x in first if x is not None]
     print(f"{name}: made by {sorted(set(how))}")
     if previews:
-        print("  first preview s", [round(x, 2) for x in previews], "median", round(statistics.median(previews), 2))
+        print("  first preview s", [round(x, 2) for x in previews],
+              "median", round(statistics.median(previews), 2))
     print("  take s", [round(x, 2) for x in full], "median", round(statistics.median(full), 2))
 
 
@@ -59,8 +61,9 @@ def main() -> None:
         pass  # the take the moves start from
     show("balance moves", *moves(session, args.video,
                                  [Settings(seed=args.seed, tempo=120, balance=b) for b in args.balances]))
+    last = args.balances[-1]
     show("tempo moves", *moves(session, args.video,
-                               [Settings(seed=args.seed, tempo=t, balance=args.balances[-1]) for t in args.tempos]))
+                               [Settings(seed=args.seed, tempo=t, balance=last) for t in args.tempos]))
     session.close()
 
 

@@ -71,8 +71,8 @@ def seam_change(probs_before: np.ndarray, probs_after: np.ndarray) -> tuple[floa
     return float(np.abs(a - b).mean()), int(((a >= 0.5) != (b >= 0.5)).sum())
 
 
-def measure(music16: np.ndarray, *, tempo_bpm: float, grid_beats: np.ndarray, windows: list[tuple[float, float]],
-            overlaps: list[tuple[float, float]], judge) -> dict:
+def measure(music16: np.ndarray, *, tempo_bpm: float, grid_beats: np.ndarray,
+            windows: list[tuple[float, float]], overlaps: list[tuple[float, float]], judge) -> dict:
     """The continuity measures of one music stem (16 kHz mono).
 
     windows: each window's (start, end) in seconds, cut at the stem's end; overlaps: each
@@ -150,7 +150,8 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
     models = load_bundled(root)
     pipes = {"outpainted": SoundtrackPipeline(models, hold_until=hold_until),
              "independent": SoundtrackPipeline(models, outpaint=False)}
-    judge = load_instrument_judge(root / "instruments-judge") if (root / "instruments-judge").is_dir() else None
+    judge_dir = root / "instruments-judge"
+    judge = load_instrument_judge(judge_dir) if judge_dir.is_dir() else None
     rows: dict[str, list[dict]] = {k: [] for k in pipes}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="soundtrack-windows-") as tmp:
@@ -165,7 +166,8 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
                 windows = [(w.start_s, min(dur, w.start_s + 10.24)) for w in plan.windows]
                 overlaps = [(w.start_s, w.start_s + OVERLAP_FRAMES / 25) for w in plan.windows[1:]]
                 grid = BeatGrid(**take.report["beat_grid"]).beats_between(0.0, dur)
-                rows[name].append({"video": f"test clips {i * CLIPS_PER_VIDEO}-{(i + 1) * CLIPS_PER_VIDEO - 1}",
+                first = i * CLIPS_PER_VIDEO
+                rows[name].append({"video": f"test clips {first}-{first + CLIPS_PER_VIDEO - 1}",
                                    "duration_s": dur, "windows": len(windows), "tempo": tempo,
                                    "instruments": list(inst), "seed": seed + i,
                                    **measure(take.music16, tempo_bpm=tempo, grid_beats=grid, windows=windows,
@@ -186,7 +188,8 @@ def markdown(result: dict) -> str:
 
     head = ("| windows | videos | tempo ±4 %, whole | tempo ±4 %, each window | beats on the grid | "
             "beats on the grid, in overlaps | judge change across a seam | the same inside window 1 | "
-            "family decisions changed per seam | the same inside window 1 |\n|---|---|---|---|---|---|---|---|---|---|")
+            "family decisions changed per seam | the same inside window 1 |\n"
+            "|---|---|---|---|---|---|---|---|---|---|")
     names = {"outpainted": "outpainted (shipped)", "independent": "each window on its own"}
     lines = [head]
     for k, s in result["summary"].items():
@@ -205,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoints", type=Path, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--hold-until", type=float, default=None,
-                   help="share of the steps that hold the overlap (default: the pipeline's, 0.5; 1 = every step)")
+                   help="share of the steps that hold the overlap (default: the pipeline's, 0.5; "
+                        "1 = every step)")
     p.add_argument("--json", type=Path)
     p.add_argument("--results-md", type=Path)
     args = p.parse_args(argv)

@@ -761,7 +761,8 @@ def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
 
     Consecutive windows overlap by 2.56 s, whose latent the later window held at the earlier
     one's for the first half of its steps (outpainting, snio.md eqs. 12, 12b), so they agree
-    there in what the early steps decide; a linear crossfade over the overlap hides the rest. The result is cut (or zero-padded) to exactly n_out samples.
+    there in what the early steps decide; a linear crossfade over the overlap hides the rest.
+    The result is cut (or zero-padded) to exactly n_out samples.
     """
     from soundtrack.video.plan import HOP_FRAMES, OVERLAP_FRAMES
 

@@ -10,7 +10,8 @@ import pytest
 from soundtrack.evaluate_windows import SR, main, measure, on_grid, seam_change
 
 
-def clicks(bpm: float, seconds: float, *, shift_after: float | None = None, shift_s: float = 0.0) -> np.ndarray:
+def clicks(bpm: float, seconds: float, *, shift_after: float | None = None,
+           shift_s: float = 0.0) -> np.ndarray:
     """A click on every beat; from `shift_after` on the beats move by shift_s (a broken seam)."""
     y = np.zeros(int(seconds * SR), np.float32)
     burst = np.sin(2 * np.pi * 1000 * np.arange(400) / SR) * np.hanning(400)

@@ -148,7 +148,7 @@ class Sampler:
         return self.mask * (a.sqrt() * self.known + (1 - a).sqrt() * self.noise) + (1 - self.mask) * x
 
     def finish(self, x: Tensor) -> Tensor:
-        """The clean latent with the known region exactly as given."""
+        """The clean latent, with the known region exactly as given when it was held at every step."""
         if self.known is None or self.hold_steps < self.steps:
             return x
         return self.mask * self.known + (1 - self.mask) * x

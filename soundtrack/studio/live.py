@@ -109,7 +109,7 @@ class TakeRecord:
     files: dict[str, Path]  # music.wav sfx.wav mix.wav soundtrack.mp4 spectrogram.png report.json settings.json
     report: dict
     warm_from: int | None  # the take whose noise this one re-optimised (None: from the seed)
-    take: object | None = None  # the pipeline's Take without its mix (what a re-mix needs); the last take only
+    take: object | None = None  # the pipeline's Take without its mix, for a re-mix; the last take only
     remixed_from: int | None = None  # the take whose stems this one mixed at another balance
     scores: list = field(default_factory=list)  # the SNIO iterations' score rows (Frame.scores) that made it
 
@@ -341,7 +341,8 @@ def take_summary(take: TakeRecord) -> str:
     scores = r["scores"]
     if take.remixed_from is not None:
         how = (f"the stems of take {take.remixed_from} mixed at balance {take.settings.balance:.2f} "
-               f"(generated for {r['remixed_from_balance']:.2f}; Generate re-optimises them for this balance)")
+               f"(generated for {r['remixed_from_balance']:.2f}; "
+               "Generate re-optimises them for this balance)")
     elif take.warm_from is not None:
         how = f"warm start from take {take.warm_from}"
     else:

@@ -315,8 +315,8 @@ def _wire_score_tab(tab: ScoreTab) -> None:
             note += (" (The saved take was a warm re-optimisation of the take before it, which these settings "
                      "alone do not repeat.)")
         if saved.remixed_from is not None:
-            note += (f" (The saved take mixed the stems of take {saved.remixed_from} at this balance; generated "
-                     "with these settings the stems are optimised for it and sound different.)")
+            note += (f" (The saved take mixed the stems of take {saved.remixed_from} at this balance; "
+                     "generated with these settings the stems are optimised for it and sound different.)")
         out[tab.status] = note
         return out
 
