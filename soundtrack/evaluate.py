@@ -420,6 +420,15 @@ def paired_bootstrap(n: int, measure_a: Measure, measure_b: Measure, keys: Itera
     return out
 
 
+def paired_rows(rows_a: list, rows_b: list, rates: Callable[[list], dict], keys: Iterable[str], *,
+                n_boot: int = 2000, seed: int = 0) -> dict[str, dict[str, float]]:
+    """:func:`paired_bootstrap` of two systems' rows for the same requests (row i of each is
+    request i); rates(rows) computes every measure on a list of rows."""
+    assert len(rows_a) == len(rows_b), "paired rows: one row of each system per request"
+    return paired_bootstrap(len(rows_a), lambda idx: rates([rows_a[i] for i in idx]),
+                            lambda idx: rates([rows_b[i] for i in idx]), keys, n_boot=n_boot, seed=seed)
+
+
 def format_interval(c: dict[str, float]) -> str:
     """`+0.034* [+0.016, +0.051]`: a paired difference, starred where its interval excludes 0."""
     star = "*" if c["lo"] > 0 or c["hi"] < 0 else ""

@@ -100,13 +100,10 @@ PAIRED_KEYS = ("tempo_within_4pct", "inst_requested_detected", "inst_unrequested
 def paired_intervals(rows_a: list[dict], rows_b: list[dict], *, n_boot: int = 2000,
                      seed: int = 0) -> dict[str, dict[str, float]]:
     """{measure: {"diff", "lo", "hi"}}: takes a minus takes b of the same requests, with the
-    95 % interval of a paired bootstrap over the requests (soundtrack.evaluate.paired_bootstrap)."""
-    from soundtrack.evaluate import paired_bootstrap
+    95 % interval of a paired bootstrap over the requests (soundtrack.evaluate.paired_rows)."""
+    from soundtrack.evaluate import paired_rows
 
-    assert len(rows_a) == len(rows_b), "paired rows: one take of each sampling per request"
-    return paired_bootstrap(len(rows_a), lambda idx: _rates([rows_a[i] for i in idx]),
-                            lambda idx: _rates([rows_b[i] for i in idx]), PAIRED_KEYS,
-                            n_boot=n_boot, seed=seed)
+    return paired_rows(rows_a, rows_b, _rates, PAIRED_KEYS, n_boot=n_boot, seed=seed)
 
 
 def control_requests(videos: list[Path], *, n_tempos: int = len(TEMPOS),

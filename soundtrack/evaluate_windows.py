@@ -80,19 +80,20 @@ def measure(music16: np.ndarray, *, tempo_bpm: float, grid_beats: np.ndarray,
     """
     import torch
 
-    from soundtrack.audio.mel import log_mel
+    from soundtrack.audio.mel import MelSpectrogram
+    from soundtrack.config import AUDIO
     from soundtrack.data.verify import tempo_correct, tempo_estimate
     from soundtrack.models.instruments import instrument_probs
     from soundtrack.render import measure_tempo
 
     duration = len(music16) / SR
-    out: dict = {"tempo_measured": tempo_estimate(music16, SR)}
+    out: dict = {}
+    out["tempo_measured"], beats = measure_tempo(music16)  # librosa's estimate and tracked beats
     out["tempo_whole"] = float(tempo_correct(out["tempo_measured"], tempo_bpm)[0])
     spans = [(a, b) for a, b in windows if b - a >= MIN_SPAN_S]
     per_window = [tempo_estimate(music16[int(a * SR):int(b * SR)], SR) for a, b in spans]
     out["tempo_per_window"] = per_window
     out["tempo_windows"] = float(np.mean([tempo_correct(t, tempo_bpm)[0] for t in per_window]))
-    _, beats = measure_tempo(music16)
     hit = on_grid(beats, grid_beats)
     inside = np.zeros(len(beats), bool)
     for a, b in overlaps:
@@ -100,11 +101,13 @@ def measure(music16: np.ndarray, *, tempo_bpm: float, grid_beats: np.ndarray,
     out["beats_on_grid"] = float(hit.mean()) if len(hit) else 0.0
     out["beats_on_grid_overlaps"] = float(hit[inside].mean()) if inside.any() else float("nan")
     if judge is not None:
+        mel = MelSpectrogram(AUDIO)
+
         def change(first: tuple[float, float], second: tuple[float, float]) -> tuple[float, int] | None:
             parts = [music16[int(a * SR):int(min(duration, b) * SR)] for a, b in (first, second)]
             if min(len(x) for x in parts) < int(SIDE_S * SR):
                 return None
-            probs = [instrument_probs(judge, log_mel(torch.from_numpy(np.ascontiguousarray(x)).float()))[0]
+            probs = [instrument_probs(judge, mel(torch.from_numpy(np.ascontiguousarray(x)).float()))[0]
                      for x in parts]
             return seam_change(probs[0].numpy(), probs[1].numpy())
 
@@ -139,11 +142,12 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
                      progress: bool = True, hold_until: float | None = None) -> dict:
     from tqdm import tqdm
 
-    from soundtrack.evaluate import paired_bootstrap
+    from soundtrack.evaluate import paired_rows
     from soundtrack.evaluate_controls import INSTRUMENT_SETS
     from soundtrack.models.beatgrid import BeatGrid
     from soundtrack.models.instruments import load_instrument_judge
     from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root, load_bundled
+    from soundtrack.config import CLIP, VIDEO
     from soundtrack.video.plan import OVERLAP_FRAMES
 
     root = checkpoint_root(checkpoints)
@@ -163,8 +167,8 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
                 plan = pipe.plan(video)
                 take = pipe(video, settings)
                 dur = plan.duration_s
-                windows = [(w.start_s, min(dur, w.start_s + 10.24)) for w in plan.windows]
-                overlaps = [(w.start_s, w.start_s + OVERLAP_FRAMES / 25) for w in plan.windows[1:]]
+                windows = [(w.start_s, min(dur, w.start_s + CLIP.seconds)) for w in plan.windows]
+                overlaps = [(w.start_s, w.start_s + OVERLAP_FRAMES / VIDEO.analysis_fps) for w in plan.windows[1:]]
                 grid = BeatGrid(**take.report["beat_grid"]).beats_between(0.0, dur)
                 first = i * CLIPS_PER_VIDEO
                 rows[name].append({"video": f"test clips {first}-{first + CLIPS_PER_VIDEO - 1}",
@@ -172,9 +176,7 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
                                    "instruments": list(inst), "seed": seed + i,
                                    **measure(take.music16, tempo_bpm=tempo, grid_beats=grid, windows=windows,
                                              overlaps=overlaps, judge=judge)})
-    a, b = rows["outpainted"], rows["independent"]
-    paired = paired_bootstrap(len(a), lambda idx: _rates([a[i] for i in idx]),
-                              lambda idx: _rates([b[i] for i in idx]), KEYS)
+    paired = paired_rows(rows["outpainted"], rows["independent"], _rates, KEYS)
     return {"summary": {k: {"n": len(v), **_rates(v)} for k, v in rows.items()}, "paired": paired,
             "hold_until": pipes["outpainted"].hold_until,
             "rows": rows, "seconds": time.perf_counter() - t0, "judge": judge is not None}

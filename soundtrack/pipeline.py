@@ -704,8 +704,7 @@ class SoundtrackPipeline:
             "scores": {"before_snio": mean_scores([w["snio_surrogate"]["before"] for w in windows_report]),
                        "after_snio": mean_scores([w["snio_surrogate"]["after"] for w in windows_report]),
                        "output": mean_scores([w["output"] for w in windows_report])},
-            "loudness": {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
-                         "sfx_lufs": mix.sfx_lufs},
+            "loudness": _loudness(mix),
             "notes": _notes(bool(plan.events), settings.balance),
         }
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
@@ -721,6 +720,12 @@ def mix_take(music16: np.ndarray, sfx16: np.ndarray, *, events: list, balance: f
     pan = pan_curve([e.time for e in events], [e.x for e in events], n_samples=len(music16),
                     sr=AUDIO.sample_rate)
     return mix_stems(music16, sfx16, sr_in=AUDIO.sample_rate, balance=balance, sfx_pan=pan)
+
+
+def _loudness(mix) -> dict[str, float]:
+    """report["loudness"] of a mix (soundtrack.audio.mix.Mix)."""
+    return {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
+            "sfx_lufs": mix.sfx_lufs}
 
 
 def _notes(has_events: bool, balance: float) -> list[str]:
@@ -742,8 +747,7 @@ def remix(take: Take, balance: float) -> Take:
     report = dict(take.report)
     report["settings"] = settings.to_dict()
     report["remixed_from_balance"] = take.report.get("remixed_from_balance", take.settings.balance)
-    report["loudness"] = {"mix_lufs": mix.mix_lufs, "mix_dbtp": mix.mix_dbtp, "music_lufs": mix.music_lufs,
-                          "sfx_lufs": mix.sfx_lufs}
+    report["loudness"] = _loudness(mix)
     elapsed = time.perf_counter() - t0
     report["timings_s"] = {"mix": elapsed, "total": elapsed}
     report["notes"] = _notes(bool(take.events), settings.balance)

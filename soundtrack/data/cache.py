@@ -73,28 +73,44 @@ def load_split(corpus: Path, split: str, *, workers: int = 2, progress: bool = T
 
 def build_cache(corpus: Path, split: str, part: str, *, workers: int = 2, progress: bool = True) -> Path:
     """Compute one part ("audio": mels and labels, "video": visual features) for a split."""
-    from safetensors.torch import save_file
-    from tqdm import tqdm
+    items = split_items(corpus, split)
+    fn = {"audio": audio_arrays, "video": video_arrays}[part]
+    rows = map_items(fn, items, desc=f"cache {split} {part}", workers=workers, progress=progress, chunksize=4)
+    path = cache_file(corpus, split, part)
+    labels = [json.loads((it / "labels.json").read_text()) for it in items]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".json").write_text(json.dumps({"names": [p.name for p in items], "labels": labels}))
+    save_rows(path, rows)
+    return path
 
+
+def split_items(corpus: Path, split: str) -> list[Path]:
+    """The item folders of a split, sorted (the cache's order)."""
     items = sorted(p.parent for p in (corpus / split).glob("*/labels.json"))
     if not items:
         raise InputError(f"no items in {corpus / split}: build the corpus first "
                          f"(python -m soundtrack.data build --out {corpus} --n 2000)")
-    fn = {"audio": audio_arrays, "video": video_arrays}[part]
-    rows: list[dict] = []
+    return items
+
+
+def map_items(fn, items: list[Path], *, desc: str, workers: int, progress: bool, chunksize: int) -> list[dict]:
+    """fn(item) for every item, in order, on `workers` processes, with a progress bar."""
+    from tqdm import tqdm
+
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for row in tqdm(pool.map(fn, items, chunksize=4), total=len(items), unit="item",
-                        desc=f"cache {split} {part}", disable=not progress):
-            rows.append(row)
+        return list(tqdm(pool.map(fn, items, chunksize=chunksize), total=len(items), unit="item", desc=desc,
+                         disable=not progress))
+
+
+def save_rows(path: Path, rows: list[dict], *, metadata: dict[str, str] | None = None) -> None:
+    """Stack the rows' arrays (every key but "labels") into one safetensors file, atomically."""
+    from safetensors.torch import save_file
+
     tensors = {k: torch.from_numpy(np.stack([r[k] for r in rows])) for k in rows[0] if k != "labels"}
-    path = cache_file(corpus, split, part)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    save_file(tensors, os.fspath(tmp))
-    labels = [json.loads((it / "labels.json").read_text()) for it in items]
-    path.with_suffix(".json").write_text(json.dumps({"names": [p.name for p in items], "labels": labels}))
+    save_file(tensors, os.fspath(tmp), metadata=metadata)
     os.replace(tmp, path)
-    return path
 
 
 def audio_arrays(item: Path) -> dict:

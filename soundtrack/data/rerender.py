@@ -14,16 +14,16 @@ the timbre differs from the corpus stem.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from soundtrack.config import AUDIO
-from soundtrack.data.cache import clip_mel, instrument_vector
+from soundtrack.data.cache import clip_mel, instrument_vector, map_items, save_rows, split_items
 from soundtrack.errors import InputError
 
 RERENDER_VERSION = 1
@@ -54,33 +54,17 @@ def rerender_item(item: Path, soundfont: str) -> dict:
     return {"music_mel": clip_mel(MelSpectrogram(AUDIO), music), "instruments": instrument_vector(labels)}
 
 
-def _rerender_star(args: tuple[Path, str]) -> dict:
-    return rerender_item(*args)
-
-
 def build_rerender(corpus: Path, split: str, soundfont: str, *, workers: int = 2,
                    progress: bool = True) -> Path:
     """Render every item of the split through `soundfont` and write the cache file."""
-    from safetensors.torch import save_file
-    from tqdm import tqdm
-
     from soundtrack.data.synth import check_soundfonts
 
     check_soundfonts((soundfont,))
-    items = sorted(p.parent for p in (corpus / split).glob("*/labels.json"))
-    if not items:
-        raise InputError(f"no items in {corpus / split}: build the corpus first "
-                         f"(python -m soundtrack.data build --out {corpus} --n 2000)")
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        rows = list(tqdm(pool.map(_rerender_star, [(it, soundfont) for it in items], chunksize=8),
-                         total=len(items), unit="item", desc=f"render {split} via {soundfont}",
-                         disable=not progress))
-    tensors = {k: torch.from_numpy(np.stack([r[k] for r in rows])) for k in rows[0]}
+    items = split_items(corpus, split)
+    rows = map_items(functools.partial(rerender_item, soundfont=soundfont), items,
+                     desc=f"render {split} via {soundfont}", workers=workers, progress=progress, chunksize=8)
     path = rerender_file(corpus, split, soundfont)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")
-    save_file(tensors, os.fspath(tmp), metadata={"names": json.dumps([p.name for p in items])})
-    os.replace(tmp, path)
+    save_rows(path, rows, metadata={"names": json.dumps([p.name for p in items])})
     return path
 
 

@@ -363,7 +363,6 @@ class _InstrumentStage:
 
     def data(self, cfg, *, corpus: Path | None, device: str | torch.device) -> InstrumentBatches:
         from soundtrack.data.cache import load_split
-
         from soundtrack.data.rerender import load_rerender
 
         if corpus is None:

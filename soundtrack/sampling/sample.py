@@ -140,9 +140,10 @@ class Sampler:
             out = out + self.grid_guidance * F.pad((outs[0] - outs[-1])[..., :N_BINS], (0, N_BINS))
         return out
 
-    def hold(self, x: Tensor, t: Tensor | int) -> Tensor:
-        """Outpainting (snio.md eq. 12): the known region at t's noise level, with the window's noise."""
-        if self.known is None:
+    def hold(self, x: Tensor, t: Tensor | int, step: int) -> Tensor:
+        """Outpainting (snio.md eqs. 12, 12b): before one of the first `hold_steps` sampler steps,
+        the known region at t's noise level, with the window's noise; x as it is otherwise."""
+        if self.known is None or step >= self.hold_steps:
             return x
         a = self.alpha(t)
         return self.mask * (a.sqrt() * self.known + (1 - a).sqrt() * self.noise) + (1 - self.mask) * x
@@ -159,8 +160,7 @@ class Sampler:
         stop = self.steps if stop is None else stop
         for i in range(start, stop):
             t = self.timesteps[i]
-            if i < self.hold_steps:
-                x = self.hold(x, t)
+            x = self.hold(x, t, i)
             out = self.guided(self.sched.scale_model_input(x, t), t, grid=i < self.grid_steps)
             if callback is not None:
                 denoised = denoised_from(out, x, self.alpha(t), self.model.cfg.prediction_type)

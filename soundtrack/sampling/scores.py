@@ -20,6 +20,7 @@ from torch import Tensor
 
 from soundtrack.config import AUDIO
 from soundtrack.data.families import FAMILY_NAMES
+from soundtrack.models.instruments import MIN_FRAMES
 
 FRAME_RATE = AUDIO.sample_rate / AUDIO.hop_length  # 100 mel frames per second
 ACF_WINDOW, ACF_HOP = 800, 56  # 8 s autocorrelation frames (librosa's ac_size), hop 0.56 s (eq. 2)
@@ -211,8 +212,6 @@ class Scorer:
         if targets.n_events:
             out["sync"] = sync_score(heard_sfx, targets.events[..., :n])
         if self.instruments is not None:  # at least the classifier's shortest input (1.28 s)
-            from soundtrack.models.instruments import MIN_FRAMES
-
             inst_music = music_mel[..., :max(n, MIN_FRAMES)]
             out["instruments"] = instrument_score(self.instruments(inst_music), targets.instruments)
         if self.cvsm is not None and video_embed is not None:

@@ -78,8 +78,7 @@ def surrogate(sampler: Sampler, x: Tensor, *, step: int = 0, steps: int = 1,
     x0 = x
     for j, t in enumerate(ts):
         a_t = sampler.alpha(t)
-        if step < sampler.hold_steps:  # as the sampler holds the overlap (snio.md eq. 12b)
-            x = sampler.hold(x, t)
+        x = sampler.hold(x, t, step)  # as the sampler holds the overlap before its step k
         tt = torch.tensor(t, device=x.device)
         if use_checkpoint and torch.is_grad_enabled():
             out = checkpoint(lambda v: sampler.guided(v, tt, grid=True, cond_grad=cond_grad), x,
