@@ -84,6 +84,132 @@ CLIP = ClipConfig()
 
 
 @dataclass(frozen=True)
+class Timing:
+    """Every frame, sample and window count of the models and of generation, derived in one place.
+
+    A window is one training clip (10.24 s): 163,840 samples at 16 kHz, 1,024 mel frames
+    (100/s; the STFT's extra last frame is dropped so the VAE's 4x time compression divides),
+    256 latent frames (25/s, the video analysis rate). Consecutive windows of a long video
+    overlap by 2.56 s (64 latent frames; docs/method/snio.md eq. 12).
+    """
+
+    audio: AudioConfig = AUDIO
+    clip: ClipConfig = CLIP
+    time_compression: int = 4  # the VAE's two stride-2 downsamplings in time
+    freq_compression: int = 4  # and in mel bins
+    overlap_s: float = 2.56
+
+    @property
+    def clip_samples(self) -> int:
+        """163840: one window at 16 kHz."""
+        return self.audio.n_samples(self.clip.seconds)
+
+    @property
+    def mel_fps(self) -> float:
+        """100 mel frames per second."""
+        return self.audio.frame_rate
+
+    @property
+    def mel_frames(self) -> int:
+        """1024 mel frames per window."""
+        return self.clip_samples // self.audio.hop_length
+
+    @property
+    def latent_fps(self) -> float:
+        """25 latent frames per second (= the video analysis rate)."""
+        return self.mel_fps / self.time_compression
+
+    @property
+    def latent_frames(self) -> int:
+        """256 latent frames per window."""
+        return self.mel_frames // self.time_compression
+
+    @property
+    def latent_bins(self) -> int:
+        """16 latent mel bins per stem."""
+        return self.audio.n_mels // self.freq_compression
+
+    @property
+    def samples_per_latent_frame(self) -> int:
+        """640 samples at 16 kHz per latent frame."""
+        return self.audio.hop_length * self.time_compression
+
+    @property
+    def window_frames(self) -> int:
+        """Latent (= analysis) frames per generation window: 256."""
+        return self.latent_frames
+
+    @property
+    def overlap_frames(self) -> int:
+        """64 latent frames carried from one window into the next."""
+        return int(round(self.overlap_s * self.latent_fps))
+
+    @property
+    def hop_frames(self) -> int:
+        """192 latent frames from one window's start to the next's."""
+        return self.window_frames - self.overlap_frames
+
+
+TIMING = Timing()
+
+
+# ------------------------------------------------------------------------------------- generation
+@dataclass(frozen=True)
+class SamplerConfig:
+    """The guided sampler's knobs (docs/method/sdma.md eqs. 14, 14b; snio.md eqs. 12, 12b)."""
+
+    scheduler: str = "dpm++"  # "dpm++" or "ddim"
+    grid_guidance: float = 5.0  # w_g of eq. (14b): how hard the sampler leans on the beat grid
+    grid_until: float = 0.5  # eq. (14b) acts on the first half of the steps, where a clip's pulse is decided
+    hold_until: float = 0.5  # outpainting holds the overlap for the first half of the steps (eq. 12b)
+    outpaint: bool = True  # False: every window on its own (an ablation: evaluate_windows)
+
+
+@dataclass(frozen=True)
+class ScoreWeights:
+    """lambda_c of SNIO's objective J = sum_c lambda_c s_c (docs/method/snio.md eq. 8)."""
+
+    tempo: float = 1.0
+    instruments: float = 1.0
+    balance: float = 0.1
+    sync: float = 2.0
+    cvsm: float = 2.0
+    balance_no_events: float = 0.4  # lambda_b in a window without visual events, where no sync term acts (eq. 8b)
+
+    def for_window(self, *, has_events: bool) -> dict[str, float]:
+        """The weights by score name for a window with or without visual events."""
+        return {"tempo": self.tempo, "instruments": self.instruments,
+                "balance": self.balance if has_events else self.balance_no_events,
+                "sync": self.sync, "cvsm": self.cvsm}
+
+
+@dataclass(frozen=True)
+class SNIOConfig:
+    """Score-guided noise optimisation (docs/method/snio.md Algorithm 1); `iters` is per request."""
+
+    iters: int = 3  # N of eq. (10); 0 = plain sampling
+    lr: float = 0.05  # Adam step on the noisy latent (eq. 10)
+    at: float = 0.3  # where: the latent after round(at * steps) sampler steps (eq. 10b; 0 = x_T, as DITTO)
+    surrogate_steps: int = 1  # K of eq. (9)
+    checkpoint: bool = False  # recompute UNet activations in the backward pass (memory for time)
+    shell: bool = True  # at x_T only: project onto the Gaussian shell ||x|| = sqrt(D) after each step (eq. 11)
+    cond_grad: bool = True  # the gradient through the conditional branch only (eq. 9b); False: all branches
+
+    def step(self, steps: int) -> int:
+        """The sampler step k before which the latent is optimised, for a run of `steps` steps."""
+        return min(steps - 1, max(0, int(round(self.at * steps))))
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Everything about how a take is generated that is not a musician's control: what a sweep varies."""
+
+    sampler: SamplerConfig = SamplerConfig()
+    snio: SNIOConfig = SNIOConfig()
+    weights: ScoreWeights = ScoreWeights()
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Optimisation settings shared by every training stage (soundtrack/train.py)."""
 

@@ -18,11 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from soundtrack.config import AUDIO
-from soundtrack.data.families import FAMILY_NAMES
+from soundtrack.config import TIMING, ScoreWeights
+from soundtrack.music.families import FAMILY_NAMES
 from soundtrack.models.instruments import MIN_FRAMES
 
-FRAME_RATE = AUDIO.sample_rate / AUDIO.hop_length  # 100 mel frames per second
+FRAME_RATE = TIMING.mel_fps  # 100 mel frames per second
 ACF_WINDOW, ACF_HOP = 800, 56  # 8 s autocorrelation frames (librosa's ac_size), hop 0.56 s (eq. 2)
 TEMPO_LAGS = torch.arange(27, 121)  # beat periods in frames: 222-50 BPM (eq. 3)
 TEMPO_TEMPERATURE = 0.25  # softness of the argmax over tempi (eq. 3)
@@ -30,8 +30,6 @@ TEMPO_TOLERANCE = 0.03  # a candidate within 3 % of the request counts as the re
 SYNC_SIGMA_S = 0.03  # width of the bump each visual event puts in the target train (eq. 5)
 BALANCE_RANGE_DB = 12.0  # raw-stem loudness targets are clipped to +-12 dB (eq. 6)
 SCORE_NAMES = ("tempo", "instruments", "balance", "sync", "cvsm")
-DEFAULT_WEIGHTS = {"tempo": 1.0, "instruments": 1.0, "balance": 0.1, "sync": 2.0, "cvsm": 2.0}
-BALANCE_WEIGHT_NO_EVENTS = 0.4  # lambda_b in a window without visual events, where no sync term acts (eq. 8b)
 
 
 # ------------------------------------------------------------------------------------ envelopes
@@ -151,27 +149,27 @@ class ScoreTargets:
     balance_db: Tensor  # (B,) raw-stem target (NaN: not scored)
     events: Tensor  # (F,) visual event train at 100 frames/s
     n_events: int = 0
-    weights: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    weights: Mapping[str, float] = field(default_factory=lambda: ScoreWeights().for_window(has_events=True))
     heard: int | None = None  # mel frames of the window that reach the output (None: all; eq. 8c)
 
     @classmethod
     def make(cls, *, tempo_bpm: float, instruments: Mapping[str, float], balance: float,
              events_s: list[float] | Tensor, n_frames: int,
-             weights: Mapping[str, float] | None = None, heard: int | None = None) -> ScoreTargets:
+             weights: ScoreWeights | Mapping[str, float] | None = None,
+             heard: int | None = None) -> ScoreTargets:
         """Targets from the controls (balance in [0, 1]) and the window's event times (seconds).
 
-        Default weights are DEFAULT_WEIGHTS, with the balance weight raised to
-        BALANCE_WEIGHT_NO_EVENTS in a window without events (snio.md eq. 8b). heard: the
+        weights: a :class:`ScoreWeights` (default: its defaults), whose balance weight is
+        `balance_no_events` in a window without events (snio.md eq. 8b), or a name -> weight
+        map used as it is. heard: the
         window's first `heard` of its n_frames frames are what the take keeps (the video ends
         inside the window); the scores of what is heard read only those (eq. 8c).
         """
         if heard is not None and not 0 < heard <= n_frames:
             raise ValueError(f"heard={heard} frames is not in 1..{n_frames}")
         events = torch.as_tensor(events_s, dtype=torch.float32).reshape(-1)
-        if weights is None:
-            weights = dict(DEFAULT_WEIGHTS)
-            if events.numel() == 0:
-                weights["balance"] = BALANCE_WEIGHT_NO_EVENTS
+        if weights is None or isinstance(weights, ScoreWeights):
+            weights = (weights or ScoreWeights()).for_window(has_events=events.numel() > 0)
         if 0.0 < balance < 1.0:
             target = max(-BALANCE_RANGE_DB, min(BALANCE_RANGE_DB, 20 * math.log10(balance / (1 - balance))))
         else:
@@ -232,6 +230,6 @@ def _objective(name: str, value: Tensor) -> Tensor:
     return value.clamp_min(1e-6).log() if name == "tempo" else value
 
 
-__all__ = ["BALANCE_WEIGHT_NO_EVENTS", "DEFAULT_WEIGHTS", "SCORE_NAMES", "ScoreTargets", "Scorer",
+__all__ = ["SCORE_NAMES", "ScoreTargets", "Scorer",
            "balance_score", "cvsm_score", "event_train", "instrument_score", "mean_scores", "onset_envelope",
            "stem_loudness_db", "sync_score", "tempo_log_posterior", "tempo_posterior"]

@@ -28,28 +28,14 @@ import torch
 from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
-from soundtrack.models.ldm import split_stems
-from soundtrack.sampling.sample import Sampler, denoised_from
+from soundtrack.config import SNIOConfig
+from soundtrack.sampling.decode import decode_stems
+from soundtrack.sampling.sampler import Sampler, denoised_from
 from soundtrack.sampling.scores import Scorer, ScoreTargets
 
 
 class Cancelled(Exception):
     """Raised inside a generation when its cancel event is set (a newer request superseded it)."""
-
-
-@dataclass(frozen=True)
-class SNIOConfig:
-    iters: int = 3  # N of eq. (10); 0 = plain sampling
-    lr: float = 0.05  # Adam step on the noisy latent (eq. 10)
-    at: float = 0.3  # where: the latent after round(at * steps) sampler steps (eq. 10b; 0 = x_T, as DITTO)
-    surrogate_steps: int = 1  # K of eq. (9)
-    checkpoint: bool = False  # recompute UNet activations in the backward pass (memory for time)
-    shell: bool = True  # at x_T only: project onto the Gaussian shell ||x|| = sqrt(D) after each step (eq. 11)
-    cond_grad: bool = True  # the gradient through the conditional branch only (eq. 9b); False: all branches
-
-    def step(self, steps: int) -> int:
-        """The sampler step k before which the latent is optimised, for a run of `steps` steps."""
-        return min(steps - 1, max(0, int(round(self.at * steps))))
 
 
 @dataclass
@@ -91,13 +77,6 @@ def surrogate(sampler: Sampler, x: Tensor, *, step: int = 0, steps: int = 1,
             eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()
             x = a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps
     return sampler.finish(x0)
-
-
-def decode_stems(vae: torch.nn.Module, z: Tensor, scaling: Tensor | float) -> tuple[Tensor, Tensor]:
-    """Scaled two-stem latent (B, 8, Tl, 32) -> (music, effects) log-mels (B, 64, 4 Tl), differentiable."""
-    z_music, z_sfx = split_stems(z / float(scaling))
-    mels = vae.decode(torch.cat([z_music, z_sfx]))  # one batch for both stems
-    return mels.chunk(2)
 
 
 def project_to_shell(x: Tensor) -> Tensor:
@@ -145,4 +124,4 @@ def snio(sampler: Sampler, vae: torch.nn.Module, scorer: Scorer, targets: ScoreT
                 x.copy_(project_to_shell(x))
 
 
-__all__ = ["Cancelled", "Iteration", "SNIOConfig", "decode_stems", "project_to_shell", "snio", "surrogate"]
+__all__ = ["Cancelled", "Iteration", "project_to_shell", "snio", "surrogate"]

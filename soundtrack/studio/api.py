@@ -63,7 +63,7 @@ def generate(video: FileData,
     mix, the music and the effects (48 kHz stereo WAV) and the report (scores, tempo, loudness,
     timings; report.json of the CLI).
     """
-    from soundtrack.render import write_take
+    from soundtrack.output import write_take
     from soundtrack.studio.live import get_pipeline, studio_dir
 
     try:

@@ -18,15 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from soundtrack.data.compose import PITCH_NAMES
-from soundtrack.data.families import FAMILY_NAMES
+from soundtrack.music.theory import PITCH_NAMES
+from soundtrack.music.families import FAMILY_NAMES
 from soundtrack.errors import InputError
-from soundtrack.pipeline import DEFAULT_INSTRUMENTS, MODES, Settings, parse_instruments
+from soundtrack.music.theory import MODES
+from soundtrack.pipeline.settings import (DEFAULT_INSTRUMENTS, SavedSettings, Settings, parse_instruments,
+                                          read_settings_json, write_settings_json)
 
 TEMPO_SLIDER = (60.0, 180.0, 0.5)  # BPM: min, max, step
 TEMPO_DEFAULT_BPM = 100.0  # where the BPM slider rests while "auto" is ticked
 WEIGHT_DEFAULT = 1.0  # weight of a family ticked without a weight of its own
-SETTINGS_FORMAT = "soundtrack-settings/1"
 
 
 def weight_name(family: str) -> str:
@@ -102,52 +103,8 @@ def settings_from_api(*, tempo: Any, instruments: Any, balance: Any, intensity: 
                     seed=seed, steps=steps, snio_iters=snio_iters, guidance=guidance)
 
 
-def write_settings_json(path: Path, settings: Settings, *, video: str, take: int | None = None,
-                        warm_start: bool = False, remixed_from: int | None = None) -> Path:
-    """The settings file a take offers for download (readable by `generate --settings`)."""
-    doc = {"format": SETTINGS_FORMAT, "settings": settings.to_dict(), "video": video}
-    if take is not None:
-        doc["take"] = take
-    doc["warm_start"] = warm_start
-    if warm_start:
-        doc["note"] = ("this take re-optimised the noise of the take before it; the settings with a "
-                       "cold start (Generate) give the seed's own take")
-    if remixed_from is not None:
-        doc["remixed_from"] = remixed_from
-        doc["note"] = (f"this take mixed the stems of take {remixed_from} at this balance; these settings "
-                       "generate stems optimised for it, which sound different")
-    path.write_text(json.dumps(doc, indent=1))
-    return path
-
-
-class SavedSettings(NamedTuple):
-    settings: Settings
-    video: str | None  # the name of the video they were saved for
-    warm_start: bool  # the take re-optimised an earlier take's noise (not reproducible from the seed)
-    remixed_from: int | None = None  # the take mixed an earlier take's stems at its balance (DECISIONS #36)
-
-
-def read_settings_json(path: Path | str) -> SavedSettings:
-    """The settings in a settings JSON: the studio's, or a bare Settings.to_dict()."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{path.name}: not a settings JSON ({e.__class__.__name__})") from None
-    if not isinstance(doc, dict):
-        raise InputError(f"{path.name}: a settings JSON is an object, got {type(doc).__name__}")
-    if "settings" in doc:
-        video = doc.get("video")
-        remixed = doc.get("remixed_from")
-        return SavedSettings(Settings.from_dict(doc["settings"]), video if isinstance(video, str) else None,
-                             doc.get("warm_start") is True,
-                             remixed if isinstance(remixed, int) and not isinstance(remixed, bool) else None)
-    return SavedSettings(Settings.from_dict(doc), None, False)
-
-
 KEY_CHOICES = list(PITCH_NAMES)
 MODE_CHOICES = list(MODES)
 
 __all__ = ["CONTROL_NAMES", "KEY_CHOICES", "MODE_CHOICES", "TEMPO_SLIDER", "controls_from_settings",
-           "default_controls", "SavedSettings", "read_settings_json", "settings_from_api",
-           "settings_from_controls", "weight_name", "write_settings_json"]
+           "default_controls", "settings_from_api", "settings_from_controls", "weight_name"]

@@ -88,7 +88,7 @@ def pair_from_takes(session) -> Pair:
 def pair_from_models(video: Path, settings: Settings, work: Path,
                      on_progress: Callable[[float, str], None] | None = None) -> Pair:
     """A blind pair of `video` rendered by the full model and by the no-SDMA ablation."""
-    from soundtrack.render import write_take
+    from soundtrack.output import write_take
     from soundtrack.studio.live import get_pipeline, has_variant
 
     if not has_variant("nosdma"):

@@ -14,7 +14,7 @@ SNIO iteration or sampler step. A queued run starts only if its ticket is still 
 newest (:meth:`Session.claim`), so a burst of slider moves runs once, with the last values.
 
 Warm start. A run with `warm=True` hands the previous take's SNIO offsets to the pipeline
-(`init_noise`) when that take is of the same video with the same seed: SNIO goes on from
+(`warm_offsets`) when that take is of the same video with the same seed: SNIO goes on from
 where the last take ended instead of from the seed's own latent, so a moved slider changes
 the take instead of drawing a new one. Generate (`warm=False`) always starts from the seed.
 
@@ -38,17 +38,19 @@ import numpy as np
 
 from soundtrack.config import AUDIO
 from soundtrack.errors import InputError
-from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root
+from soundtrack.models.checkpoint import FOLDERS, checkpoint_root
+from soundtrack.pipeline import Settings, SoundtrackPipeline, Take, UpdateKind, load_bundled, remix
+from soundtrack.pipeline.settings import write_settings_json
 
 STUDIO_DIR_ENV = "SOUNDTRACK_STUDIO_DIR"  # where takes are written (default: the system temp dir)
 KEEP_TAKES = 3  # per session; older take folders are deleted
-VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma"}  # pipeline variant -> diffusion folder
+VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma"}  # pipeline variant -> diffusion model (models.checkpoint.FOLDERS)
 
 
 # ------------------------------------------------------------------------------------ pipelines
 def has_variant(variant: str) -> bool:
     """Whether the model folder holds this variant's diffusion model (cheap: no loading)."""
-    return (checkpoint_root() / VARIANTS[variant] / "model.safetensors").is_file()
+    return (checkpoint_root() / FOLDERS[VARIANTS[variant]] / "model.safetensors").is_file()
 
 
 _PIPELINES: dict[tuple[str, str], SoundtrackPipeline] = {}
@@ -57,8 +59,6 @@ _PIPELINES_LOCK = threading.Lock()
 
 def get_pipeline(variant: str = "full") -> SoundtrackPipeline:
     """The pipeline of a variant ("full", or "nosdma" the SDMA ablation), loaded once per process."""
-    from soundtrack.pipeline import load_bundled
-
     if variant not in VARIANTS:
         raise InputError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
     key = (variant, str(checkpoint_root()))
@@ -82,7 +82,8 @@ def warm_up() -> bool:
         get_pipeline("full")
     except InputError:
         return False
-    from soundtrack.render import measure_tempo, spectrogram_png
+    from soundtrack.audio.tempo import measure_tempo
+    from soundtrack.plots import spectrogram_png
 
     clicks = np.zeros(4 * AUDIO.sample_rate, np.float32)
     clicks[:: AUDIO.sample_rate // 2] = 1.0  # 120 BPM for four seconds
@@ -105,11 +106,11 @@ class TakeRecord:
     number: int
     video: Path
     settings: Settings
-    noises: list  # per window (1, 8, 256, 32) tensors: SNIO's offset to the latent it optimised
+    snio_offsets: list  # per window (1, 8, 256, 32) tensors: SNIO's move of the latent it optimised
     files: dict[str, Path]  # music.wav sfx.wav mix.wav soundtrack.mp4 spectrogram.png report.json settings.json
     report: dict
-    warm_from: int | None  # the take whose noise this one re-optimised (None: from the seed)
-    take: object | None = None  # the pipeline's Take without its mix, for a re-mix; the last take only
+    warm_from: int | None  # the take whose SNIO offsets this one went on from (None: from the seed)
+    take: Take | None = None  # the pipeline's Take without its mix, for a re-mix; the last take only
     remixed_from: int | None = None  # the take whose stems this one mixed at another balance
     scores: list = field(default_factory=list)  # the SNIO iterations' score rows (Frame.scores) that made it
 
@@ -218,9 +219,8 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
     InputError before anything runs; a newer request (a moved control, Stop) ends the run
     with a "stopped" frame at the next SNIO iteration or sampler step.
     """
-    from soundtrack.render import write_take
+    from soundtrack.output import write_take
     from soundtrack.sampling.snio import Cancelled
-    from soundtrack.studio.controls import write_settings_json
 
     # 1. Check inputs, claim the session's run slot
     video = Path(video)
@@ -237,12 +237,12 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
                 and dataclasses.replace(prev.settings, balance=settings.balance) == settings):
             yield _remixed(session, prev, settings, on_progress)  # only the balance moved (DECISIONS #36)
             return
-        init_noise = prev.noises if warm and same_video and prev.settings.seed == settings.seed else None
+        warm_offsets = prev.snio_offsets if warm and same_video and prev.settings.seed == settings.seed else None
         # 2. Load (once) and analyse the video (cached by the pipeline)
         pipe = get_pipeline("full")
         plan = pipe.plan(video)
-        tempo = plan.auto_tempo if settings.tempo == "auto" else float(settings.tempo)
-        start = f"warm start from take {prev.number}" if init_noise is not None else f"seed {settings.seed}"
+        tempo = pipe.resolve_tempo(video, settings)
+        start = f"warm start from take {prev.number}" if warm_offsets is not None else f"seed {settings.seed}"
         preview_dir = session.dir / "preview"
         shutil.rmtree(preview_dir, ignore_errors=True)
         preview_dir.mkdir(parents=True)
@@ -254,18 +254,18 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
                 on_progress(p, f"generating ({start})")
 
         # 3. Stream the generation: a preview per SNIO iteration and per sampled window
-        with contextlib.closing(pipe.stream(video, settings, init_noise=init_noise, cancel=cancel,
+        with contextlib.closing(pipe.stream(video, settings, warm_offsets=warm_offsets, cancel=cancel,
                                             on_step=step)) as updates:
             for u in updates:
-                if u.kind == "done":
+                if u.kind is UpdateKind.DONE:
                     take = u.take
                     break
-                label = (f"SNIO iteration {u.iteration}/{settings.snio_iters}" if u.kind == "snio"
+                label = (f"SNIO iteration {u.iteration}/{settings.snio_iters}" if u.kind is UpdateKind.SNIO
                          else "sampled")
-                if u.kind == "snio":
+                if u.kind is UpdateKind.SNIO:
                     rows.extend({"window": f"window {u.window + 1}", "iteration": u.iteration, "score": k,
                                  "value": float(v)} for k, v in u.scores.items())
-                png = preview_dir / f"{len(rows):04d}-{u.kind}-{u.window}.png"
+                png = preview_dir / f"{len(rows):04d}-{u.kind.value}-{u.window}.png"
                 audio = render_preview(pipe, u, plan=plan, png=png)
                 total = u.scores.get("total")
                 status = (f"Window {u.window + 1}/{u.n_windows}, {label} ({start}), {tempo:.0f} BPM"
@@ -278,9 +278,10 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
         number, out = session.new_take_dir()
         files = write_take(take, out, video=video)
         files["settings.json"] = write_settings_json(out / "settings.json", settings, video=video.name,
-                                                     take=number, warm_start=init_noise is not None)
-        record = TakeRecord(number=number, video=video, settings=settings, noises=take.noises, files=files,
-                            report=take.report, warm_from=prev.number if init_noise is not None else None,
+                                                     take=number, warm_start=warm_offsets is not None)
+        record = TakeRecord(number=number, video=video, settings=settings, snio_offsets=take.snio_offsets,
+                            files=files, report=take.report,
+                            warm_from=prev.number if warm_offsets is not None else None,
                             take=dataclasses.replace(take, mix=None), scores=list(rows))
         session.add_take(record)
         yield Frame("take", take_summary(record), 1.0, spectrogram=files["spectrogram.png"],
@@ -294,9 +295,7 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
 def _remixed(session: Session, prev: TakeRecord, settings: Settings,
              on_progress: Callable[[float, str], None] | None) -> Frame:
     """A new take: the last take's stems mixed at the new balance (pipeline.remix), written."""
-    from soundtrack.pipeline import remix
-    from soundtrack.render import write_take
-    from soundtrack.studio.controls import write_settings_json
+    from soundtrack.output import write_take
 
     if on_progress is not None:
         on_progress(0.5, f"re-mixing take {prev.number}")
@@ -305,7 +304,8 @@ def _remixed(session: Session, prev: TakeRecord, settings: Settings,
     files = write_take(take, out, video=prev.video)
     files["settings.json"] = write_settings_json(out / "settings.json", settings, video=prev.video.name,
                                                  take=number, remixed_from=prev.number)
-    record = TakeRecord(number=number, video=prev.video, settings=settings, noises=take.noises, files=files,
+    record = TakeRecord(number=number, video=prev.video, settings=settings, snio_offsets=take.snio_offsets,
+                        files=files,
                         report=take.report, warm_from=None, take=dataclasses.replace(take, mix=None),
                         remixed_from=prev.number, scores=prev.scores)
     session.add_take(record)
@@ -314,18 +314,13 @@ def _remixed(session: Session, prev: TakeRecord, settings: Settings,
 
 
 def render_preview(pipe: SoundtrackPipeline, u, *, plan, png: Path) -> tuple[int, np.ndarray]:
-    """Vocode an update's preview mels; draw them (render.preview_png); return the mix as int16."""
-    import torch
+    """The pipeline's preview audio of an update; its mels drawn (plots.preview_png); the mix as int16."""
+    from soundtrack.plots import preview_png
 
-    from soundtrack.pipeline import vocode
-    from soundtrack.render import preview_png
-
-    with torch.no_grad():
-        mels = torch.stack([u.music_mel, u.sfx_mel]).to(pipe.models.device)  # (2, 64, F)
-        waves = vocode(pipe.models.vocoder, mels).float().cpu().numpy()  # (2, T) 16 kHz: music, effects
+    wave = pipe.preview_wave(u)  # (T,) 16 kHz: music + effects
     window = plan.windows[u.window]
-    n = int(min(waves.shape[1], round((plan.duration_s - window.start_s) * AUDIO.sample_rate)))
-    mix = waves[0, :n] + waves[1, :n]
+    n = int(min(len(wave), round((plan.duration_s - window.start_s) * AUDIO.sample_rate)))
+    mix = wave[:n]
     t0 = window.start_s  # the grid the music is conditioned on, in the window's time
     seconds = n / AUDIO.sample_rate
     preview_png(png, music_mel=u.music_mel.cpu().numpy(), sfx_mel=u.sfx_mel.cpu().numpy(), duration_s=seconds,

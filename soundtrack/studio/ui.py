@@ -130,7 +130,7 @@ class ScoreTab:
 
 
 def _control_widgets() -> dict:
-    from soundtrack.data.families import FAMILY_NAMES
+    from soundtrack.music.families import FAMILY_NAMES
     from soundtrack.studio.controls import (KEY_CHOICES, MODE_CHOICES, TEMPO_SLIDER, default_controls,
                                             weight_name)
 
@@ -239,9 +239,10 @@ def _frame_updates(tab: ScoreTab, frame) -> dict:
 
 
 def _wire_score_tab(tab: ScoreTab) -> None:
-    from soundtrack.data.families import FAMILY_NAMES
+    from soundtrack.music.families import FAMILY_NAMES
     from soundtrack.studio import live
-    from soundtrack.studio.controls import controls_from_settings, read_settings_json, weight_name
+    from soundtrack.pipeline.settings import read_settings_json
+    from soundtrack.studio.controls import controls_from_settings, weight_name
 
     inputs = {tab.session, tab.ticket, tab.video, *tab.controls.values()}
 

@@ -38,7 +38,7 @@ def feature_matrix(vf: VisualFeatures, *, n_frames: int) -> np.ndarray:
                 onehot[k, ("cut", "flash", "impact").index(e.type)] = 1.0
     m = np.concatenate([np.stack(cols, axis=1).astype(np.float32), onehot], axis=1)  # (n, F)
     assert m.shape == (n, N_FEATURES), f"{m.shape=}"
-    return _fit(m, n_frames)
+    return fit_frames(m, n_frames)
 
 
 def thumbnails(frames: Frames, *, n_frames: int, size: int = THUMB) -> np.ndarray:
@@ -46,10 +46,10 @@ def thumbnails(frames: Frames, *, n_frames: int, size: int = THUMB) -> np.ndarra
     from PIL import Image
 
     thumbs = np.stack([np.asarray(Image.fromarray(f).resize((size, size), Image.BOX)) for f in frames.frames])
-    return _fit(thumbs.transpose(0, 3, 1, 2), n_frames)  # (n, 3, size, size)
+    return fit_frames(thumbs.transpose(0, 3, 1, 2), n_frames)  # (n, 3, size, size)
 
 
-def _fit(x: np.ndarray, n: int) -> np.ndarray:
+def fit_frames(x: np.ndarray, n: int) -> np.ndarray:
     """Crop or repeat the last row so that `x` has exactly `n` rows."""
     if len(x) >= n:
         return np.ascontiguousarray(x[:n])

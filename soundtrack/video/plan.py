@@ -19,13 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from soundtrack.config import CLIP, VIDEO
-from soundtrack.models.beatgrid import BeatGrid, frame_times, grid_for_video
+from soundtrack.config import CLIP, TIMING, VIDEO
+from soundtrack.music.beatgrid import BeatGrid, frame_times, grid_for_video
 from soundtrack.video.features import VisualEvent
 
-WINDOW_FRAMES = 256  # 10.24 s at 25 frames/s
-OVERLAP_FRAMES = 64  # 2.56 s carried from one window into the next
-HOP_FRAMES = WINDOW_FRAMES - OVERLAP_FRAMES
 AUTO_TEMPO_RANGE = (70.0, 160.0)  # BPM the auto tempo chooses from
 AUTO_TEMPO_DEFAULT = 100.0  # when the picture has no rhythm to follow
 
@@ -58,16 +55,15 @@ class VideoPlan:
     @property
     def windows(self) -> list[Window]:
         """ceil((N - 256) / 192) + 1 windows (one for a video of 10.24 s or less)."""
-        n = 1 + max(0, math.ceil((self.n_frames - WINDOW_FRAMES) / HOP_FRAMES))
-        return [Window(k, k * HOP_FRAMES) for k in range(n)]
+        n = 1 + max(0, math.ceil((self.n_frames - TIMING.window_frames) / TIMING.hop_frames))
+        return [Window(k, k * TIMING.hop_frames) for k in range(n)]
 
     def window_inputs(self, window: Window) -> tuple[np.ndarray, np.ndarray]:
         """(256, 14) float32 features and (256, 3, 32, 32) uint8 thumbnails, edge-padded."""
-        from soundtrack.video.matrix import _fit
+        from soundtrack.video.matrix import fit_frames
 
-        s = window.start_frame
-        return (_fit(self.features[s:s + WINDOW_FRAMES], WINDOW_FRAMES),
-                _fit(self.thumbs[s:s + WINDOW_FRAMES], WINDOW_FRAMES))
+        s, n = window.start_frame, TIMING.window_frames
+        return fit_frames(self.features[s:s + n], n), fit_frames(self.thumbs[s:s + n], n)
 
     def window_events(self, window: Window) -> list[VisualEvent]:
         """The events inside the window, with times relative to its start."""
@@ -85,7 +81,7 @@ class VideoPlan:
 
     def window_beats(self, grid: BeatGrid, window: Window) -> np.ndarray:
         """(256,) beat position of each latent frame of the window (the LDM's eq. 2d input)."""
-        return grid.positions(frame_times(WINDOW_FRAMES, start_s=window.start_s)).astype(np.float32)
+        return grid.positions(frame_times(TIMING.window_frames, start_s=window.start_s)).astype(np.float32)
 
 
 def prepare_video(path: Path | str) -> VideoPlan:
@@ -132,5 +128,4 @@ def auto_tempo(onset: np.ndarray, *, fps: float) -> float:
     return float(bpms[best])
 
 
-__all__ = ["HOP_FRAMES", "OVERLAP_FRAMES", "VideoPlan", "WINDOW_FRAMES", "Window", "auto_tempo",
-           "prepare_video"]
+__all__ = ["VideoPlan", "Window", "auto_tempo", "prepare_video"]

@@ -84,15 +84,19 @@ def test_scorer_total_and_gradients_reach_the_mels():
 
 def test_balance_weighs_more_in_a_window_without_events():
     """eq. 8b: without events no sync term shapes the effects; the slider's term weighs more."""
-    from soundtrack.sampling.scores import BALANCE_WEIGHT_NO_EVENTS, DEFAULT_WEIGHTS, ScoreTargets
+    from soundtrack.config import ScoreWeights
+    from soundtrack.sampling.scores import ScoreTargets
 
     kw = dict(tempo_bpm=120, instruments={"piano": 1.0}, balance=0.5, n_frames=1024)
     with_events = ScoreTargets.make(events_s=[1.0], **kw)
     without = ScoreTargets.make(events_s=[], **kw)
-    assert with_events.weights == DEFAULT_WEIGHTS
-    assert without.weights == {**DEFAULT_WEIGHTS, "balance": BALANCE_WEIGHT_NO_EVENTS}
-    assert BALANCE_WEIGHT_NO_EVENTS > DEFAULT_WEIGHTS["balance"]
+    w = ScoreWeights()
+    assert with_events.weights == {"tempo": 1.0, "instruments": 1.0, "balance": w.balance, "sync": 2.0, "cvsm": 2.0}
+    assert without.weights == {**with_events.weights, "balance": w.balance_no_events}
+    assert w.balance_no_events > w.balance
     assert ScoreTargets.make(events_s=[], weights={"balance": 0.2}, **kw).weights == {"balance": 0.2}
+    swept = ScoreTargets.make(events_s=[1.0], weights=ScoreWeights(sync=0.5), **kw)  # a sweep's weights
+    assert swept.weights["sync"] == 0.5 and swept.weights["tempo"] == 1.0
 
 
 

@@ -11,8 +11,9 @@ import torch
 
 from soundtrack.pipeline import Controls
 from soundtrack.sampling.scores import ScoreTargets, Scorer
-from soundtrack.sampling.sample import Sampler, denoised_from
-from soundtrack.sampling.snio import Cancelled, SNIOConfig, project_to_shell, snio, surrogate
+from soundtrack.sampling.sampler import Sampler, denoised_from
+from soundtrack.config import SNIOConfig
+from soundtrack.sampling.snio import Cancelled, project_to_shell, snio, surrogate
 from tests.test_pipeline import models  # noqa: F401  (the tiny-model fixture)
 
 
@@ -88,7 +89,7 @@ def test_the_step_after_snio_reuses_its_final_scoring_pass(models, monkeypatch):
             x_2 = sampler.run(sampler.start(), 0, 2)
         its = list(snio(sampler, models.vae, Scorer(), targets, x_2, step=2, cfg=SNIOConfig(iters=2, lr=0.1)))
         if not reuse:
-            sampler._memo = None
+            sampler.denoiser._memo = None
         calls.clear()
         with torch.no_grad():
             z[reuse] = sampler.run(its[-1].x, 2)

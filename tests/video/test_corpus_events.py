@@ -1,4 +1,4 @@
-"""analyze_video against the labelled events of a small procedural corpus (soundtrack.data).
+"""analyze_video against the labelled events of a small procedural corpus (soundtrack.corpus).
 
 The corpus (128x128, 25 fps, 10.24 s) labels flashes, cuts and ball-floor impacts on the
 frame grid; a detection within one analysis frame of a label of its type counts (one
@@ -25,7 +25,7 @@ TYPES = ("flash", "cut", "impact")
 @pytest.fixture(scope="module")
 def scores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, float]]:
     """Per type: precision, recall and F1 over the corpus (built once for the module)."""
-    from soundtrack.data.build import BuildOptions, build_corpus
+    from soundtrack.corpus.build import BuildOptions, build_corpus
 
     out = tmp_path_factory.mktemp("corpus")
     build_corpus(out, n=N_ITEMS, opts=BuildOptions(seed=0), workers=1, progress=False)

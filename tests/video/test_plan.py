@@ -4,7 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from soundtrack.video.plan import HOP_FRAMES, OVERLAP_FRAMES, WINDOW_FRAMES, VideoPlan, auto_tempo
+from soundtrack.config import TIMING
+from soundtrack.video.plan import VideoPlan, auto_tempo
+
+WINDOW_FRAMES, OVERLAP_FRAMES, HOP_FRAMES = TIMING.window_frames, TIMING.overlap_frames, TIMING.hop_frames
 
 
 def plan_of(n_frames: int) -> VideoPlan:

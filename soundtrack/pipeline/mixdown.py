@@ -1,0 +1,78 @@
+"""From window waves to the deliverable: join the windows, mix the stems, re-mix at a new balance."""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+
+from soundtrack.audio.mix import Mix, mix_stems, pan_curve
+from soundtrack.config import AUDIO, TIMING
+from soundtrack.pipeline.report import loudness, notes
+from soundtrack.pipeline.take import Take
+from soundtrack.video.features import VisualEvent
+
+
+def heard_frames(duration_s: float, start_s: float) -> int:
+    """Mel frames of a window starting at start_s that the take keeps: the video's end cuts it."""
+    frames = math.ceil((duration_s - start_s) * AUDIO.sample_rate / AUDIO.hop_length - 1e-6)
+    return max(1, min(TIMING.mel_frames, frames))
+
+
+def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
+    """Window waves (each 163840 samples, hop 7.68 s) -> one (n_out,) wave.
+
+    Consecutive windows overlap by 2.56 s, whose latent the later window held at the earlier
+    one's for the first half of its steps (outpainting, snio.md eqs. 12, 12b), so they agree
+    there in what the early steps decide; a linear crossfade over the overlap hides the rest.
+    The result is cut (or zero-padded) to exactly n_out samples.
+    """
+    n_clip = TIMING.clip_samples
+    hop = TIMING.hop_frames * TIMING.samples_per_latent_frame  # samples per window hop
+    ov = TIMING.overlap_frames * TIMING.samples_per_latent_frame
+    total = hop * (len(waves) - 1) + n_clip
+    out = np.zeros(max(total, n_out), np.float32)
+    fade_in = np.linspace(0.0, 1.0, ov, dtype=np.float32)
+    for k, w in enumerate(waves):
+        w = w.astype(np.float32).copy()
+        assert w.shape == (n_clip,), f"{w.shape=}"
+        if k > 0:
+            w[:ov] *= fade_in
+        if k + 1 < len(waves):
+            w[-ov:] *= 1.0 - fade_in
+        out[k * hop:k * hop + n_clip] += w
+    return np.ascontiguousarray(out[:n_out])
+
+
+def mix_take(music16: np.ndarray, sfx16: np.ndarray, *, events: list[VisualEvent], balance: float) -> Mix:
+    """The stems mixed at the balance: effects panned by where they happen in the picture,
+    loudness and true peak (soundtrack.audio.mix.mix_stems). 48 kHz stereo."""
+    pan = pan_curve([e.time for e in events], [e.x for e in events], n_samples=len(music16),
+                    sr=AUDIO.sample_rate)
+    return mix_stems(music16, sfx16, sr_in=AUDIO.sample_rate, balance=balance, sfx_pan=pan)
+
+
+def remix(take: Take, balance: float) -> Take:
+    """The take's stems mixed again at another balance: a new take in a fraction of a second.
+
+    The mixer meets the slider exactly whenever both stems are audible (docs/DECISIONS.md #18),
+    so a balance move needs no new generation (#36). The stems stay those generated for the
+    take's own balance, whose SNIO balance term brought the raw stems near that balance;
+    generating with the new settings re-optimises them for the new one. The report keeps the
+    generation's scores and says where the take came from (`remixed_from_balance`).
+    """
+    t0 = time.perf_counter()
+    settings = dataclasses.replace(take.settings, balance=balance)  # validates the balance
+    mix = mix_take(take.music16, take.sfx16, events=take.events, balance=settings.balance)
+    report = dict(take.report)
+    report["settings"] = settings.to_dict()
+    report["remixed_from_balance"] = take.report.get("remixed_from_balance", take.settings.balance)
+    report["loudness"] = loudness(mix)
+    elapsed = time.perf_counter() - t0
+    report["timings_s"] = {"mix": elapsed, "total": elapsed}
+    report["notes"] = notes(has_events=bool(take.events), balance=settings.balance)
+    return dataclasses.replace(take, settings=settings, mix=mix, report=report)
+
+
+__all__ = ["heard_frames", "join_windows", "mix_take", "remix"]

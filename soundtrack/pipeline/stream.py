@@ -1,0 +1,181 @@
+"""The whole video: :class:`SoundtrackPipeline`, a video and settings -> a :class:`Take`.
+
+    pipe = SoundtrackPipeline(load_bundled())                     # checkpoints/, once per process
+    take = pipe("clip.mp4", Settings(tempo=100, instruments={"piano": 1.0, "drums": 0.5}, balance=0.6))
+    take.mix.mix                                                  # (2, T) float32, 48 kHz, the video's length
+    for update in pipe.stream("clip.mp4", Settings(seed=3)):      # the same, one update per SNIO
+        ...                                                       # iteration and per window
+
+:meth:`SoundtrackPipeline.stream` reads top to bottom as numbered steps: analyse the video
+once, resolve the tempo and the beat grid, draw every window's noise, generate each window
+(soundtrack/pipeline/window.py: CVSM tokens and conditions, the outpainted overlap, the
+guided sampler up to SNIO's step, SNIO, the rest of the sampler, decoder and vocoder), then
+join the windows and mix. Per-request settings are arguments; nothing is global.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from soundtrack.config import AUDIO, GenerationConfig
+from soundtrack.errors import InputError, readable_file
+from soundtrack.pipeline.loading import Models, load_bundled
+from soundtrack.pipeline.mixdown import join_windows, mix_take
+from soundtrack.pipeline.report import loudness, notes, scores_summary
+from soundtrack.pipeline.settings import Settings
+from soundtrack.pipeline.take import Take, Update, UpdateKind
+from soundtrack.pipeline.window import LATENT_SHAPE, WindowInputs, generate_window
+from soundtrack.sampling.decode import vocode
+from soundtrack.sampling.scores import Scorer
+from soundtrack.sampling.snio import Cancelled
+from soundtrack.video.plan import VideoPlan, prepare_video
+
+PLAN_CACHE = 8  # analysed videos a pipeline keeps (by path, size and modification time)
+
+
+class SoundtrackPipeline:
+    """Video + settings -> a :class:`Take`; loaded once, settings per call.
+
+    One generation holds the pipeline's lock (the SDMA controller inside the UNet keeps
+    per-call state), so concurrent requests are safe and run one after another.
+    config: the sampler's knobs, SNIO's settings and score weights (soundtrack.config);
+    `iters` of its SNIO settings is replaced by each request's `snio_iters`.
+    """
+
+    def __init__(self, models: Models, config: GenerationConfig | None = None) -> None:
+        if config is not None and not isinstance(config, GenerationConfig):
+            raise TypeError(f"config must be a GenerationConfig, got {type(config).__name__}")
+        self.models = models
+        self.config = config or GenerationConfig()
+        self.scorer = Scorer(cvsm=models.cvsm, instruments=models.instruments)
+        self._lock = threading.Lock()
+        self._plans: dict[tuple, VideoPlan] = {}
+
+    @classmethod
+    def bundled(cls, root: Path | str | None = None, config: GenerationConfig | None = None,
+                ) -> SoundtrackPipeline:
+        return cls(load_bundled(root), config)
+
+    def plan(self, video: Path | str) -> VideoPlan:
+        """The analysed video (cached by path, size and modification time)."""
+        path = readable_file(video, kind="video")
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in self._plans:
+            if len(self._plans) >= PLAN_CACHE:
+                self._plans.pop(next(iter(self._plans)))
+            self._plans[key] = prepare_video(path)
+        return self._plans[key]
+
+    def resolve_tempo(self, video: Path | str, settings: Settings) -> float:
+        """The tempo a take of `video` is conditioned on: the request's, or the picture's (auto)."""
+        return self.plan(video).auto_tempo if settings.tempo == "auto" else float(settings.tempo)
+
+    def preview_wave(self, update: Update) -> np.ndarray:
+        """(T,) float32 16 kHz mono preview of an update's window: its music and effects mels
+        vocoded and summed (the studio's live audio)."""
+        if update.music_mel is None or update.sfx_mel is None:
+            raise ValueError(f"a {update.kind.value} update carries no preview")
+        with torch.no_grad():
+            waves = vocode(self.models.vocoder, torch.stack([update.music_mel, update.sfx_mel]).to(self.models.device))
+        return waves.sum(0).cpu().numpy().astype(np.float32)
+
+    def __call__(self, video: Path | str, settings: Settings | None = None, **kw) -> Take:
+        """Run :meth:`stream` to the end and return the take."""
+        for update in self.stream(video, settings, **kw):
+            if update.kind is UpdateKind.DONE:
+                return update.take
+        raise AssertionError("stream ended without a take")
+
+    def stream(self, video: Path | str, settings: Settings | None = None, *,
+               warm_offsets: list[Tensor] | None = None, cancel: threading.Event | None = None,
+               on_step: Callable[[float], None] | None = None) -> Iterator[Update]:
+        """Generate, yielding an :class:`Update` per SNIO iteration and per window, then DONE.
+
+        warm_offsets: the `snio_offsets` of an earlier take of the same video and seed (warm
+        start: SNIO goes on from where it ended there); cancel: set it to stop at the next
+        iteration or sampler step (raises soundtrack.sampling.snio.Cancelled); on_step(progress).
+        """
+        # 1. Check inputs and analyse the video (cached)
+        settings = settings or Settings()
+        if not isinstance(settings, Settings):
+            raise InputError(f"settings must be a Settings, got {type(settings).__name__}")
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        plan = self.plan(video)
+        timings["analyse"] = time.perf_counter() - t_start
+        # 2. The tempo (auto: the picture's), the controls and the beat grid (sdma.md eq. 2e)
+        tempo = self.resolve_tempo(video, settings)
+        controls = settings.controls(tempo)
+        grid = plan.beat_grid(tempo)
+        windows = plan.windows
+        n_win = len(windows)
+        # 3. Every window's starting noise from the seed (window k: the k-th draw), and the warm start
+        generator = torch.Generator().manual_seed(settings.seed)
+        seed_noise = [torch.randn(LATENT_SHAPE, generator=generator) for _ in windows]
+        warm = (warm_offsets is not None and len(warm_offsets) == n_win
+                and all(n.shape == LATENT_SHAPE for n in warm_offsets))
+        offsets = [n.detach().clone() for n in warm_offsets] if warm else [None] * n_win
+        work = n_win * (settings.snio_iters + 1 + settings.steps)  # units: iterations + sampler steps
+        done = [0]
+
+        def tick() -> float:
+            done[0] += 1
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            p = done[0] / work
+            if on_step is not None:
+                on_step(p)
+            return p
+
+        outs = []
+        timings.update(cvsm=0.0, snio=0.0, sample=0.0, decode=0.0, vocode=0.0)
+        with self._lock:
+            prev: Tensor | None = None
+            for win in windows:
+                # 4. One window (soundtrack/pipeline/window.py), continuing the previous one's overlap
+                out = yield from generate_window(
+                    self.models, self.scorer, self.config, inputs=WindowInputs.from_plan(plan, win, grid),
+                    settings=settings, controls=controls, noise=seed_noise[win.index],
+                    offset=offsets[win.index], prev=prev, n_windows=n_win, grid=grid, tick=tick, cancel=cancel)
+                for k, v in out.timings.items():
+                    timings[k] += v
+                prev = out.z
+                outs.append(out)
+                yield Update(UpdateKind.WINDOW, win.index, n_win, done[0] / work, scores=out.report["output"],
+                             iteration=settings.snio_iters, music_mel=out.music_mel[0], sfx_mel=out.sfx_mel[0],
+                             grid=grid, window_start_s=win.start_s)
+        # 5. Join the windows (crossfade over the overlap) and cut to the video's length
+        t0 = time.perf_counter()
+        n_out = int(round(plan.duration_s * AUDIO.sample_rate))
+        music16, sfx16 = (join_windows([o.wave[i] for o in outs], n_out) for i in (0, 1))
+        # 6. Mix: effects panned by where they happen in the picture, balance, loudness, true peak
+        mix = mix_take(music16, sfx16, events=list(plan.events), balance=settings.balance)
+        timings["mix"] = time.perf_counter() - t0
+        timings["total"] = time.perf_counter() - t_start
+        windows_report = [o.report for o in outs]
+        samp = self.config.sampler
+        report = {
+            "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
+            "tempo_auto": settings.tempo == "auto", "beat_grid": grid.to_dict(), "models": self.models.runs(),
+            "sampler": {"grid_guidance": samp.grid_guidance, "snio_at_step": self.config.snio.step(settings.steps),
+                        "snio_lr": self.config.snio.lr, "hold_until": samp.hold_until},
+            "video": {"file": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
+            "windows": windows_report, "timings_s": timings,
+            "scores": scores_summary(windows_report),
+            "loudness": loudness(mix),
+            "notes": notes(has_events=bool(plan.events), balance=settings.balance),
+        }
+        take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
+                    duration_s=plan.duration_s, grid=grid, events=list(plan.events),
+                    snio_offsets=[o.offset for o in outs], report=report)
+        yield Update(UpdateKind.DONE, n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid, take=take)
+
+
+__all__ = ["SoundtrackPipeline"]
