@@ -17,7 +17,7 @@ import torch
 
 from soundtrack.errors import InputError
 from soundtrack.pipeline import Settings, SoundtrackPipeline, join_windows, load_bundled, parse_instruments
-from soundtrack.render import OUTPUT_FILES
+from soundtrack.output import OUTPUT_FILES
 from soundtrack.video.encode import write_video
 from tests.test_pipeline import export_tiny_checkpoints
 
@@ -68,7 +68,7 @@ def test_long_video_is_generated_in_windows_to_its_exact_length(pipe, long_video
     assert [w["heard_s"] for w in r["windows"]] == pytest.approx([10.24, 10.24, 3.64])
     assert set(r["scores"]) == {"before_snio", "after_snio", "output"}
     assert {"analyse", "snio", "sample", "decode", "vocode", "mix", "total"} <= set(r["timings_s"])
-    assert len(take.noises) == 3
+    assert len(take.snio_offsets) == 3
 
 
 def test_same_seed_same_take_and_warm_start_changes_it(pipe, long_video):
@@ -77,8 +77,8 @@ def test_same_seed_same_take_and_warm_start_changes_it(pipe, long_video):
     assert np.array_equal(a.mix.mix, b.mix.mix)
     c = pipe(long_video, Settings(tempo=90, seed=4, **FAST))
     assert not np.array_equal(a.music16, c.music16)
-    warm = pipe(long_video, s, init_noise=a.noises)  # SNIO continues from a's optimised noise
-    assert all(torch.equal(n0, n1) is False for n0, n1 in zip(a.noises, warm.noises))
+    warm = pipe(long_video, s, warm_offsets=a.snio_offsets)  # SNIO continues from a's optimised noise
+    assert all(torch.equal(n0, n1) is False for n0, n1 in zip(a.snio_offsets, warm.snio_offsets))
 
 
 def test_join_windows_crossfades_and_cuts():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from soundtrack.render import MEL_FLOOR, PREVIEW_PANEL, PREVIEW_WIDTH, preview_png
+from soundtrack.plots import MEL_FLOOR, PREVIEW_PANEL, PREVIEW_WIDTH, preview_png
 from soundtrack.video.features import VisualEvent
 
 

@@ -26,9 +26,9 @@ import soundfile as sf
 from PIL import Image
 
 from soundtrack.errors import InputError
-from soundtrack.generate import main
+from soundtrack.cli import main
 from soundtrack.pipeline import Settings
-from soundtrack.render import OUTPUT_FILES
+from soundtrack.output import OUTPUT_FILES
 from tests.test_pipeline import export_tiny_checkpoints
 from tests.video.conftest import write_video
 from tests.video.test_decode import _box

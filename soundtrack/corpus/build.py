@@ -61,8 +61,8 @@ def build_item(out: Path, index: int, opts: BuildOptions) -> dict:
     sfx, effects = _render_effects(scene.events, rng, n=len(music), sr=opts.sr)
     music_target = float(rng.uniform(-24.0, -18.0))
     sfx_target = music_target + float(rng.uniform(-6.0, 6.0))
-    music = _to_lufs(music, opts.sr, music_target)
-    sfx = _to_lufs(sfx, opts.sr, sfx_target)
+    music = to_lufs(music, opts.sr, music_target)
+    sfx = to_lufs(sfx, opts.sr, sfx_target)
     mix = music + sfx
     peak = float(np.abs(mix).max())
     if peak > 0.98:  # headroom: scale both stems together, keeping their balance
@@ -114,7 +114,7 @@ def _round(x: float) -> float | None:
     return round(x, 2) if np.isfinite(x) else None
 
 
-def _to_lufs(x: np.ndarray, sr: int, target: float) -> np.ndarray:
+def to_lufs(x: np.ndarray, sr: int, target: float) -> np.ndarray:
     current = loudness_lufs(x, sr)
     if not np.isfinite(current) or current < -70:
         return x

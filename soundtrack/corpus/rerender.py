@@ -37,7 +37,7 @@ def rerender_item(item: Path, soundfont: str) -> dict:
     """One item's music re-rendered through `soundfont`:
     {"music_mel": (64, 1024) float16, "instruments": (10,)}."""
     from soundtrack.audio.mel import MelSpectrogram
-    from soundtrack.corpus.build import _to_lufs
+    from soundtrack.corpus.build import to_lufs
     from soundtrack.corpus.compose import compose
     from soundtrack.corpus.synth import render_piece
 
@@ -50,7 +50,7 @@ def rerender_item(item: Path, soundfont: str) -> dict:
     music = render_piece(piece, soundfont=soundfont, sr=AUDIO.sample_rate)
     target = labels["loudness"]["music_lufs"]
     if target is not None:
-        music = _to_lufs(music, AUDIO.sample_rate, target)
+        music = to_lufs(music, AUDIO.sample_rate, target)
     return {"music_mel": clip_mel(MelSpectrogram(AUDIO), music), "instruments": instrument_vector(labels)}
 
 

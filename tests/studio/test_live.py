@@ -9,6 +9,7 @@ import pytest
 
 from soundtrack.errors import InputError
 from soundtrack.pipeline import Settings
+from soundtrack.pipeline.settings import read_settings_json
 from soundtrack.studio import controls, live
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,11 +51,11 @@ def test_controls_refuse_what_settings_refuse() -> None:
 
 
 def test_settings_json_round_trip_and_cli_format(tmp_path: Path) -> None:
-    from soundtrack.generate import build_parser, settings_from_args
+    from soundtrack.cli import build_parser, settings_from_args
 
     s = Settings(tempo=96, instruments={"piano": 1.0, "strings": 0.4}, seed=42, key="Bb", mode="minor")
     path = controls.write_settings_json(tmp_path / "settings.json", s, video="clip.mp4", take=3, warm_start=True)
-    assert controls.read_settings_json(path) == (s, "clip.mp4", True, None)
+    assert read_settings_json(path) == (s, "clip.mp4", True, None)
     doc = json.loads(path.read_text())
     assert doc["take"] == 3 and doc["warm_start"] is True and doc["settings"]["key"] == "A#"
     # the CLI reads the same file
@@ -62,13 +63,13 @@ def test_settings_json_round_trip_and_cli_format(tmp_path: Path) -> None:
     assert settings_from_args(args) == s
     # a bare Settings.to_dict() is accepted too; anything else is one clear line
     (tmp_path / "bare.json").write_text(json.dumps(s.to_dict()))
-    assert controls.read_settings_json(tmp_path / "bare.json") == (s, None, False, None)
+    assert read_settings_json(tmp_path / "bare.json") == (s, None, False, None)
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(InputError, match="bad.json: not a settings JSON"):
-        controls.read_settings_json(tmp_path / "bad.json")
+        read_settings_json(tmp_path / "bad.json")
     (tmp_path / "odd.json").write_text(json.dumps({"settings": {"tempo": 100, "swing": 0.3}}))
     with pytest.raises(InputError, match="unknown setting swing"):
-        controls.read_settings_json(tmp_path / "odd.json")
+        read_settings_json(tmp_path / "odd.json")
 
 
 def test_a_newer_request_supersedes_queued_and_running_runs() -> None:
@@ -86,7 +87,7 @@ def test_a_newer_request_supersedes_queued_and_running_runs() -> None:
 
 def test_warm_up_loads_the_model_at_start_and_is_quiet_without_one(tiny_checkpoints: Path, tmp_path: Path,
                                                                     monkeypatch) -> None:
-    from soundtrack.pipeline import checkpoint_root
+    from soundtrack.models.checkpoint import checkpoint_root
 
     monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tmp_path / "no-model"))
     assert live.warm_up() is False  # the studio still starts; a take request says what is missing
@@ -126,7 +127,7 @@ def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(stud
                                "report.json", "settings.json"}
     assert take.number == 1 and take.warm_from is None and "Take 1" in frames[-1].status
     # the downloaded settings, restored and generated again from the seed: the same audio
-    restored, video, warm, remixed = controls.read_settings_json(take.files["settings.json"])
+    restored, video, warm, remixed = read_settings_json(take.files["settings.json"])
     assert (restored, video, warm, remixed) == (settings, CLIP.name, False, None)
     again = _run(live.Session(), restored, warm=False)[-1].take
     a, _ = sf.read(take.files["mix.wav"])
@@ -157,7 +158,7 @@ def test_moving_a_control_reoptimises_the_last_take_warm(studio_env) -> None:
     assert json.loads(second.files["settings.json"].read_text())["warm_start"] is True
     cold = _run(live.Session(), moved, warm=False)[-1].take
     # warm: SNIO went on from the first take's noise, so the optimised noise differs from a cold start
-    assert not torch.equal(second.noises[0], cold.noises[0])
+    assert not torch.equal(second.snio_offsets[0], cold.snio_offsets[0])
     # the same settings again: nothing to do
     assert [f.kind for f in _run(session, moved, warm=True)] == ["unchanged"]
     # another seed starts from that seed's noise even when warm
@@ -180,7 +181,7 @@ def test_moving_only_the_balance_remixes_the_last_takes_stems(studio_env) -> Non
     assert second.report["remixed_from_balance"] == 0.5 and second.report["settings"]["balance"] == 0.8
     saved = json.loads(second.files["settings.json"].read_text())
     assert saved["remixed_from"] == 1 and saved["settings"]["balance"] == 0.8
-    assert controls.read_settings_json(second.files["settings.json"]).remixed_from == 1
+    assert read_settings_json(second.files["settings.json"]).remixed_from == 1
     # the same stems, mixed 12 dB apart as the slider asks (20 log10(0.8 / 0.2))
     music, sr = sf.read(second.files["music.wav"])
     sfx, _ = sf.read(second.files["sfx.wav"])
