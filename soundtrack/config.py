@@ -211,7 +211,7 @@ class GenerationConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings shared by every training stage (soundtrack/train.py)."""
+    """Optimisation settings shared by every training stage (soundtrack/training/loop.py)."""
 
     steps: int = 1000
     batch_size: int = 8

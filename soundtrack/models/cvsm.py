@@ -9,8 +9,9 @@ Training (eq. 7) sums a CLIP-style symmetric InfoNCE over the pairs (video, musi
 (video, effects), (effects, music) (eqs. 4-5) and a time-local InfoNCE between video and
 effects tokens of the same clip, anchored on effect onsets (eq. 6).
 
-`CVSMStage` implements the training-stage contract of soundtrack/training_stages.py;
-`retrieval` is the evaluation protocol (eq. 8); `load_cvsm` reads an exported run.
+The losses are part of the model (`CVSM.forward`); the `cvsm` training stage (batches,
+augmentation) is soundtrack/training/cvsm.py, the retrieval protocol (eq. 8)
+soundtrack/evaluation/retrieval.py; `load_cvsm` reads an exported run.
 """
 from __future__ import annotations
 
@@ -19,24 +20,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from soundtrack.config import TrainConfig, named_config
-from soundtrack.data.cache import LATENT_FRAMES, MEL_FRAMES, CorpusArrays
-from soundtrack.errors import InputError
+from soundtrack.config import AUDIO, TIMING, TrainConfig
+from soundtrack.models.checkpoint import load_run
 from soundtrack.video.matrix import N_FEATURES, THUMB
 
 # Fixed log-mel normalisation (eq. 2b). Natural-log magnitudes lie in [log 1e-5, ~2] = [-11.5, 2];
 # over the corpus the music stem has mean -4.1 (std 1.9) and the sparse effects stem -8.2 (3.9).
 MEL_MEAN = -5.0
 MEL_STD = 3.0
-LOG_FLOOR = math.log(1e-5)
+LOG_FLOOR = math.log(AUDIO.log_floor)
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP's clamp: temperature >= 0.01
-N_MELS = 64
-DOWNSAMPLE = MEL_FRAMES // LATENT_FRAMES  # 4 mel frames (100/s) per token (25/s)
+N_MELS = AUDIO.n_mels
+DOWNSAMPLE = TIMING.time_compression  # 4 mel frames (100/s) per token (25/s)
 
 
 @dataclass(frozen=True)
@@ -119,12 +118,12 @@ class _TemporalHead(nn.Module):
         self.to_embed = nn.Linear(cfg.token_dim + cfg.pool_bins * cfg.bin_dim, cfg.embed_dim)
 
     def forward(self, h: torch.Tensor) -> Encoded:
-        assert h.ndim == 3 and h.shape[2] == LATENT_FRAMES, f"{h.shape=}"
+        assert h.ndim == 3 and h.shape[2] == TIMING.latent_frames, f"{h.shape=}"
         h = self.norm(self.blocks(h)).transpose(1, 2)  # (B, 256, hidden)
         tokens = self.token_norm(self.to_tokens(h))  # (B, 256, token_dim), eq. 1
         B = tokens.shape[0]
-        profile = F.adaptive_avg_pool1d(tokens.transpose(1, 2), self.bins).transpose(1, 2)  # (B, P, token_dim)
-        pooled = torch.cat([tokens.mean(dim=1), self.to_bin(profile).reshape(B, -1)], dim=-1)  # (B, D + P*d_p)
+        profile = F.adaptive_avg_pool1d(tokens.transpose(1, 2), self.bins).transpose(1, 2)  # (B, P, D)
+        pooled = torch.cat([tokens.mean(dim=1), self.to_bin(profile).reshape(B, -1)], dim=-1)  # (B, D+P*d_p)
         embed = F.normalize(self.to_embed(pooled), dim=-1)  # (B, embed_dim), eq. 1
         return Encoded(tokens, embed)
 
@@ -155,7 +154,7 @@ class VideoEncoder(nn.Module):
 
     def forward(self, video: torch.Tensor, thumbs: torch.Tensor) -> Encoded:
         B, T, n_feat = video.shape
-        assert n_feat == N_FEATURES and T == LATENT_FRAMES, f"{video.shape=}"
+        assert n_feat == N_FEATURES and T == TIMING.latent_frames, f"{video.shape=}"
         assert thumbs.shape == (B, T, 3, THUMB, THUMB), f"{thumbs.shape=} {video.shape=}"
         x = thumbs.flatten(0, 1).float() / 127.5 - 1.0  # (B*T, 3, 32, 32) in [-1, 1]
         frames = self.frame_cnn(x).view(B, T, -1)  # (B, T, C*4*4)
@@ -180,7 +179,7 @@ class AudioEncoder(nn.Module):
         self.head = _TemporalHead(cfg)
 
     def forward(self, mel: torch.Tensor) -> Encoded:
-        assert mel.ndim == 3 and mel.shape[1:] == (N_MELS, MEL_FRAMES), f"{mel.shape=}"
+        assert mel.ndim == 3 and mel.shape[1:] == (N_MELS, TIMING.mel_frames), f"{mel.shape=}"
         x = (mel.float() - MEL_MEAN) / MEL_STD  # (B, 64, 1024), eq. 2b
         return self.head(self.stem(x))  # stem: (B, hidden, 256)
 
@@ -263,104 +262,10 @@ def video_tokens(model: CVSM, video: torch.Tensor, thumbs: torch.Tensor) -> torc
     return model.video(video, thumbs).tokens
 
 
-@torch.no_grad()
-def _embed_all(model: CVSM, arrays: CorpusArrays, *, device: str | torch.device,
-               chunk: int = 16) -> dict[str, torch.Tensor]:
-    """Global embeddings of every item: {"video", "music", "effects"} -> (N, embed_dim)."""
-    out: dict[str, list[torch.Tensor]] = {"video": [], "music": [], "effects": []}
-    for i in range(0, len(arrays), chunk):
-        s = slice(i, i + chunk)
-        out["video"].append(model.video(arrays.video[s].to(device), arrays.thumbs[s].to(device)).embed.cpu())
-        out["music"].append(model.music(arrays.music_mel[s].to(device)).embed.cpu())
-        out["effects"].append(model.effects(arrays.sfx_mel[s].to(device)).embed.cpu())
-    return {k: torch.cat(v) for k, v in out.items()}
-
-
-def _recall(query: torch.Tensor, keys: torch.Tensor, *, n: int, ks: tuple[int, ...] = (1, 5)) -> dict[int, float]:
-    """Recall@k of query i finding key i among the n candidates of its group (eq. 8)."""
-    N = len(query)
-    hits = {k: 0 for k in ks}
-    for i in range(0, N, n):
-        start = min(i, N - n)  # the last group is the last n items, so every query sees n candidates
-        sims = query[i:i + n] @ keys[start:start + n].T  # (q, n)
-        own = torch.arange(i, min(i + n, N)) - start  # (q,) column of each query's own item
-        rank = (sims > sims.gather(1, own[:, None])).sum(dim=1)  # (q,) 0 = ranked first
-        for k in ks:
-            hits[k] += int((rank < k).sum())
-    return {k: hits[k] / N for k in ks}
-
-
-def retrieval(model: CVSM, arrays: CorpusArrays, *, n_candidates: int = 100,
-              device: str | torch.device = "cpu") -> dict[str, float]:
-    """R@1 and R@5 of video->music, video->effects and music->video (protocol of eq. 8).
-
-    Each query is scored among n = min(n_candidates, N) candidates: its own item and the
-    others of its fixed consecutive group. Chance R@1 is 1/n.
-    """
-    was_training = model.training
-    model.eval()
-    z = _embed_all(model, arrays, device=device)
-    model.train(was_training)
-    n = min(n_candidates, len(arrays))
-    result: dict[str, float] = {"n_candidates": float(n), "chance_r1": 1.0 / n}
-    for name, q, k in (("video_music", "video", "music"), ("video_effects", "video", "effects"),
-                       ("music_video", "music", "video")):
-        r = _recall(z[q], z[k], n=n)
-        result[f"{name}_r1"], result[f"{name}_r5"] = r[1], r[5]
-    return result
-
-
 def load_cvsm(run_dir: Path) -> CVSM:
     """A trained CVSM from `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    from soundtrack.train import load_run
-
     return load_run(CVSM, CVSMConfig, run_dir, stage="cvsm", name="CVSM")
 
 
-class CVSMBatches:
-    """Random batches of whole train clips; batch k is a pure function of (seed, step, rank)."""
-
-    def __init__(self, cfg: CVSMConfig, arrays: CorpusArrays, *, device: str | torch.device) -> None:
-        self.cfg, self.arrays, self.device = cfg, arrays, torch.device(device)
-
-    def batch(self, *, step: int, rank: int, world: int, seed: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([seed, step, rank])
-        n, B = len(self.arrays), self.cfg.train.batch_size
-        idx = torch.from_numpy(rng.choice(n, size=B, replace=n < B))  # distinct clips: no false negatives
-        gain = rng.uniform(-self.cfg.gain_db, self.cfg.gain_db, size=(2, B)) * math.log(10) / 20  # dB -> ln
-        gain = torch.from_numpy(gain).float()[:, :, None, None]  # (2, B, 1, 1)
-        a = self.arrays
-        out = {
-            "video": a.video[idx],  # (B, 256, 14)
-            "thumbs": a.thumbs[idx],  # (B, 256, 3, 32, 32) uint8
-            "music_mel": (a.music_mel[idx].float() + gain[0]).clamp(min=LOG_FLOOR),  # (B, 64, 1024)
-            "sfx_mel": (a.sfx_mel[idx].float() + gain[1]).clamp(min=LOG_FLOOR),
-            "events": a.events[idx],  # (B, 256)
-        }
-        return {k: v.to(self.device) for k, v in out.items()}
-
-
-class CVSMStage:
-    """The `cvsm` training stage (contract: soundtrack/training_stages.py)."""
-
-    def config(self, name: str) -> CVSMConfig:
-        return named_config(CONFIGS, name, what="cvsm")
-
-    def build(self, cfg: CVSMConfig) -> CVSM:
-        return CVSM(cfg)
-
-    def data(self, cfg: CVSMConfig, *, corpus: Path | None, device: str | torch.device) -> CVSMBatches:
-        from soundtrack.data.cache import load_split
-
-        if corpus is None:
-            raise InputError("the cvsm stage needs a corpus (--corpus DIR)")
-        return CVSMBatches(cfg, load_split(Path(corpus), "train"), device=device)
-
-    def loss(self, model: nn.Module, batch: dict[str, torch.Tensor], *, step: int
-             ) -> tuple[torch.Tensor, dict[str, float]]:
-        out = model(batch)  # through forward, so DDP hooks run
-        return out["loss"], {k: float(v.detach()) for k, v in out.items() if k != "loss"}
-
-
-__all__ = ["CONFIGS", "CVSM", "AudioEncoder", "CVSMConfig", "CVSMStage", "Encoded", "VideoEncoder",
-           "info_nce", "load_cvsm", "local_nce", "retrieval", "video_tokens"]
+__all__ = ["CONFIGS", "CVSM", "AudioEncoder", "CVSMConfig", "Encoded", "VideoEncoder", "info_nce",
+           "load_cvsm", "local_nce", "video_tokens"]

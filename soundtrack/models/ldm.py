@@ -9,41 +9,39 @@ The UNet sees them side by side along frequency:
 Conditions (eq. 2), encoded once per generation by :meth:`SoundtrackLDM.encode_conditions`:
 - time-aligned video channels: CVSM video tokens (B, Tl, d) -> Linear -> (B, c_in, Tl),
   broadcast over the 32 columns and concatenated to x along channels (MMAudio's trick);
-  with `beat_grid`, the beat grid's periodic features (soundtrack/models/beatgrid.py) ->
+  with `beat_grid`, the beat grid's periodic features (soundtrack/music/beatgrid.py) ->
   Linear are added to those channels, so beats and bars are where the tempo puts them;
 - cross-attention tokens, each typed MUSIC or EFFECT (SDMA routes on the type):
   EFFECT: the video tokens pooled 4x in time + a time embedding of their clip position;
   MUSIC: the musician's controls (:class:`ControlEncoder`) and one global video token;
 - learned NULL tokens/channels for classifier-free guidance (eq. 13).
 
-The training stage (`python -m soundtrack.train ldm`) encodes the corpus once with the frozen
-VAE and CVSM and trains epsilon (or v) prediction with the DDPM schedule of AudioLDM.
+The training stage (soundtrack/training/ldm.py; commands in docs/TRAINING.md) encodes
+the corpus once with the frozen VAE and CVSM and trains epsilon (or v) prediction with the
+DDPM schedule of AudioLDM (:func:`noise_scheduler`).
 """
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from soundtrack.config import AUDIO, TrainConfig, named_config
+from soundtrack.config import TIMING, TrainConfig
 from soundtrack.errors import InputError
-from soundtrack.models.beatgrid import N_BEAT_FEATURES, beat_features, frame_times, positions_from_beats
+from soundtrack.models.checkpoint import load_run
 from soundtrack.models.sdma import EFFECT, MUSIC, SDMAController, SDMAParams, set_plain, set_sdma
+from soundtrack.music.families import N_FAMILIES
+from soundtrack.music.theory import BEATS_PER_BAR
 
-N_BINS = 16  # latent mel bins per stem
+N_BINS = TIMING.latent_bins  # latent mel bins per stem (16)
 LATENT_CHANNELS = 8
-N_FAMILIES = 10  # soundtrack.data.families.FAMILY_NAMES
+N_BEAT_FEATURES = 6
 EFFECT_POOL = 4  # video tokens per effect token
-LATENT_CACHE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -137,6 +135,12 @@ def noise_scheduler(prediction_type: str = "epsilon"):
 
     return DDPMScheduler(num_train_timesteps=1000, beta_start=0.0015, beta_end=0.0195,
                          beta_schedule="scaled_linear", prediction_type=prediction_type, clip_sample=False)
+
+
+def beat_features(pos: Tensor) -> Tensor:
+    """(...,) beat positions -> (..., 6): sin/cos at the beat, the half bar and the bar (sdma.md eq. 2d)."""
+    angles = [2 * math.pi * pos.float() / n for n in (1.0, 2.0, float(BEATS_PER_BAR))]
+    return torch.stack([f(a) for a in angles for f in (torch.sin, torch.cos)], -1)
 
 
 def sinusoid(x: Tensor, *, n: int, min_period: float, max_period: float) -> Tensor:
@@ -257,7 +261,7 @@ class SoundtrackLDM(nn.Module):
 
         drop_music / drop_video: (B,) bool, rows replaced by the NULL tokens (eq. 13);
         frame0: (B,) latent frame of the clip where `video_tokens` start (training crops), default 0;
-        beat_pos: (B, Tl) beat position of every latent frame (soundtrack/models/beatgrid.py), used
+        beat_pos: (B, Tl) beat position of every latent frame (soundtrack/music/beatgrid.py), used
         when the config has `beat_grid` and dropped with the music tokens; None: no grid.
         """
         B, Tl, d = video_tokens.shape
@@ -336,228 +340,7 @@ class SoundtrackLDM(nn.Module):
             self.controller.clear()
 
 
-# ------------------------------------------------------------------------------------------ stage
-def _weights_digest(*runs: Path) -> str:
-    h = hashlib.sha256(f"ldm-latents-v{LATENT_CACHE_VERSION}".encode())
-    for run in runs:
-        path = run / "model.safetensors"
-        if not path.is_file():
-            raise InputError(f"no trained model in {run} (missing {path.name}): train that stage first")
-        with path.open("rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-@torch.no_grad()
-def encode_corpus(cfg: LDMConfig, *, corpus: Path, split: str = "train",
-                  progress: bool = True) -> dict[str, Tensor]:
-    """The split's latents and video tokens under the frozen VAE and CVSM, cached in corpus/cache/.
-
-    Returns unscaled float16 `music`, `sfx` (N, 8, 256, 16), `video` (N, 256, d), the controls,
-    `scale` () = 1 / std of the latents and `silence` (8, 16) unscaled latent of a silent mel.
-    """
-    from safetensors.torch import load_file, save_file
-    from tqdm import tqdm
-
-    from soundtrack.data.cache import load_split
-    from soundtrack.models.cvsm import load_cvsm, video_tokens
-    from soundtrack.models.vae import load_vae
-
-    vae_run, cvsm_run = Path(cfg.vae_run), Path(cfg.cvsm_run)
-    path = corpus / "cache" / f"ldm-latents-{split}-{_weights_digest(vae_run, cvsm_run)}.safetensors"
-    if path.is_file():
-        return load_file(os.fspath(path))
-    arrays = load_split(corpus, split, progress=progress)
-    vae, cvsm = load_vae(vae_run), load_cvsm(cvsm_run)
-    out: dict[str, list[Tensor]] = {"music": [], "sfx": [], "video": []}
-    chunk = 8
-    for i in tqdm(range(0, len(arrays), chunk), desc=f"ldm latents {split}", unit="chunk",
-                  disable=not progress):
-        sl = slice(i, i + chunk)
-        out["music"].append(vae.encode(arrays.music_mel[sl].float()).half())  # (b, 8, 256, 16), mode
-        out["sfx"].append(vae.encode(arrays.sfx_mel[sl].float()).half())
-        tokens = video_tokens(cvsm, arrays.video[sl].float(), arrays.thumbs[sl])  # (b, 256, d)
-        out["video"].append(tokens.half())
-    tensors = {k: torch.cat(v).contiguous() for k, v in out.items()}
-    both = torch.cat([tensors["music"], tensors["sfx"]]).float()
-    floor_mel = torch.full((1, AUDIO.n_mels, 64), math.log(AUDIO.log_floor))  # (1, 64, 64) silent log-mel
-    tensors["scale"] = (1.0 / both.std()).reshape(())
-    tensors["silence"] = vae.encode(floor_mel)[0].mean(1).float()  # (8, 16)
-    tensors["instruments"] = arrays.instruments.float()
-    tensors["tempo"], tensors["key"], tensors["mode"] = arrays.tempo.float(), arrays.key, arrays.mode
-    tensors["intensity"] = torch.tensor([float(lab.get("intensity", 1.0)) for lab in arrays.labels])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.part")  # two runs may encode at once
-    save_file(tensors, os.fspath(tmp))
-    os.replace(tmp, path)
-    return tensors
-
-
-def corpus_beat_positions(corpus: Path, split: str, *, frames: int) -> np.ndarray:
-    """(N, frames) beat position of every latent frame of the split's items (sorted by name, the
-    order of the latent cache), from the labels kept with the audio cache."""
-    from soundtrack.data.cache import cache_file, load_split
-
-    meta = cache_file(corpus, split, "audio").with_suffix(".json")
-    labels = json.loads(meta.read_text())["labels"] if meta.is_file() else load_split(corpus, split).labels
-    times = frame_times(frames)
-    return np.stack([positions_from_beats(lab["beats"], lab["downbeats"], times, bpm=lab["tempo_bpm"])
-                     for lab in labels])
-
-
-class _LatentCrops:
-    """Batch k: random crops of `crop_latent_frames` (same crop for music, sfx and video tokens)."""
-
-    def __init__(self, cfg: LDMConfig, *, corpus: Path | None, device: torch.device) -> None:
-        if corpus is None:
-            raise InputError("the ldm stage needs a corpus (--corpus DIR)")
-        self.cfg, self.device = cfg, device
-        self.t = encode_corpus(cfg, corpus=corpus)
-        n, frames, d = self.t["video"].shape
-        if d != cfg.video_dim:
-            raise InputError(f"the CVSM run {cfg.cvsm_run} gives {d}-wide tokens; the ldm config expects "
-                             f"video_dim={cfg.video_dim}")
-        assert frames >= cfg.crop_latent_frames, f"{frames=} shorter than {cfg.crop_latent_frames=}"
-        self.n, self.frames = n, frames
-        # eq. (2d): each item's beat grid from its labelled beats, in the latents' order
-        self.beat_pos = torch.from_numpy(corpus_beat_positions(corpus, "train", frames=frames)).float()
-        assert len(self.beat_pos) == n, f"{len(self.beat_pos)=} labels for {n=} latents"
-
-    def batch(self, *, step: int, rank: int, world: int, seed: int) -> dict[str, Tensor]:
-        rng = np.random.default_rng([seed, step, rank])
-        b, crop = self.cfg.train.batch_size, self.cfg.crop_latent_frames
-        idx = torch.from_numpy(rng.integers(0, self.n, size=b))
-        # crop starts on the effect-token grid, so pooled tokens cover the same frames as at inference
-        start = rng.integers(0, (self.frames - crop) // EFFECT_POOL + 1, size=b) * EFFECT_POOL
-        t, scale = self.t, self.t["scale"].float()
-
-        def crop_of(a: Tensor, dim: int) -> Tensor:
-            return torch.stack([a[i].narrow(dim, int(s), crop) for i, s in zip(idx, start)]).float()
-
-        batch = {
-            "z_music": crop_of(t["music"], 1) * scale,  # (B, 8, crop, 16), scaled latents
-            "z_sfx": crop_of(t["sfx"], 1) * scale,
-            "video_tokens": crop_of(t["video"], 0),  # (B, crop, d)
-            "beat_pos": crop_of(self.beat_pos, 0),  # (B, crop)
-            "frame0": torch.from_numpy(start).float(),
-            "instruments": t["instruments"][idx], "tempo": t["tempo"][idx], "key": t["key"][idx],
-            "mode": t["mode"][idx], "intensity": t["intensity"][idx],
-            "latent_scale": scale.reshape(1).expand(b),
-            "silence": (t["silence"].float() * scale)[None].expand(b, -1, -1),  # (B, 8, 16) scaled
-        }
-        return {k: v.to(self.device) for k, v in batch.items()}
-
-
-def cfg_dropout(batch_size: int, *, p_music: float, p_video: float, p_both: float,
-                device: torch.device | None = None) -> tuple[Tensor, Tensor]:
-    """(drop_music, drop_video) (B,) bool: music only w.p. p_music, video only p_video, both p_both."""
-    u = torch.rand(batch_size, device=device)
-    both = u < p_both
-    music_only = (u >= p_both) & (u < p_both + p_music)
-    video_only = (u >= p_both + p_music) & (u < p_both + p_music + p_video)
-    return both | music_only, both | video_only
-
-
-class LDMStage:
-    """The `ldm` training stage (soundtrack/training_stages.py contract)."""
-
-    def __init__(self) -> None:
-        self.cfg: LDMConfig | None = None
-
-    def config(self, name: str) -> LDMConfig:
-        return named_config(CONFIGS, name, what="ldm")
-
-    def build(self, cfg: LDMConfig) -> SoundtrackLDM:
-        self.cfg = cfg
-        return SoundtrackLDM(cfg)
-
-    def data(self, cfg: LDMConfig, *, corpus: Path | None, device: torch.device) -> _LatentCrops:
-        self.cfg = cfg
-        self.scheduler = noise_scheduler(cfg.prediction_type)
-        return _LatentCrops(cfg, corpus=corpus, device=device)
-
-    def loss(self, model: nn.Module, batch: dict[str, Tensor], *,
-             step: int) -> tuple[Tensor, dict[str, float]]:
-        cfg = self.cfg
-        assert cfg is not None, "LDMStage.data must run before loss"
-        x0 = join_stems(batch["z_music"], batch["z_sfx"])  # (B, 8, crop, 32)
-        B = x0.shape[0]
-        noise = torch.randn_like(x0)
-        t = torch.randint(0, self.scheduler.config.num_train_timesteps, (B,), device=x0.device)
-        x_t = self.scheduler.add_noise(x0, noise, t)  # eq. (3)
-        target = noise if cfg.prediction_type == "epsilon" else self.scheduler.get_velocity(x0, noise, t)
-        drop_music, drop_video = cfg_dropout(B, p_music=cfg.p_drop_music, p_video=cfg.p_drop_video,
-                                             p_both=cfg.p_drop_both, device=x0.device)
-        keys = ("video_tokens", "instruments", "tempo", "key", "mode", "intensity", "frame0", "beat_pos")
-        controls = {k: batch[k] for k in keys if k in batch}
-        pred = model(x_t, t, {**controls, "drop_music": drop_music, "drop_video": drop_video},
-                     latent_stats={"scale": batch["latent_scale"][0], "silence": batch["silence"][0]})
-        err = (pred.float() - target).pow(2)  # (B, 8, crop, 32)
-        weight = (1.0 / self.scheduler.alphas_cumprod.to(x0.device)[t]).clamp(max=cfg.high_noise_weight)  # (B,)
-        loss = (weight[:, None, None, None] * err).mean()
-        err = err.detach()
-        return loss, {"mse_music": float(err[..., :N_BINS].mean()),
-                      "mse_sfx": float(err[..., N_BINS:].mean())}
-
-
 # -------------------------------------------------------------------------------------------- load
 def load_ldm(run_dir: Path, *, device: torch.device | str = "cpu") -> SoundtrackLDM:
     """The trained LDM of a run: `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    from soundtrack.train import load_run
-
     return load_run(SoundtrackLDM, LDMConfig, run_dir, stage="ldm", device=device)
-
-
-# ------------------------------------------------------------------------------------------ timing
-def benchmark(cfg: LDMConfig, *, repeats: int = 8, frames: int = 256) -> dict[str, float]:
-    """Seconds per training step (batch `cfg.train.batch_size` x crop) and per guided UNet call
-    (2 rows: conditional + null, `frames` latent frames), on random data; the minimum over
-    `repeats` (robust to other processes sharing the cores)."""
-    import time
-
-    torch.manual_seed(0)
-    model, stage = SoundtrackLDM(cfg), LDMStage()
-    stage.cfg, stage.scheduler = cfg, noise_scheduler(cfg.prediction_type)
-    B, crop, d = cfg.train.batch_size, cfg.crop_latent_frames, cfg.video_dim
-    ctl = {"instruments": torch.rand(B, N_FAMILIES), "tempo": torch.full((B,), 120.0),
-           "key": torch.zeros(B, dtype=torch.long), "mode": torch.zeros(B, dtype=torch.long),
-           "intensity": torch.ones(B)}
-    batch = {"z_music": torch.randn(B, 8, crop, N_BINS), "z_sfx": torch.randn(B, 8, crop, N_BINS),
-             "video_tokens": torch.randn(B, crop, d), "frame0": torch.zeros(B), **ctl,
-             "beat_pos": torch.arange(crop).float().expand(B, -1) / 12.5,
-             "latent_scale": torch.ones(B), "silence": torch.zeros(B, 8, N_BINS)}
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    train_s = []
-    for step in range(repeats):
-        t0 = time.perf_counter()
-        loss, _ = stage.loss(model, batch, step=step)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        train_s.append(time.perf_counter() - t0)
-    model.eval()
-    infer_s = []
-    with torch.no_grad():
-        one = {k: v[:1] for k, v in ctl.items()}
-        cond = model.encode_conditions(video_tokens=torch.randn(1, frames, d), **one)
-        cond = Conditions.cat([cond, model.null_conditions(batch=1, frames=frames)])
-        x = torch.randn(2, 8, frames, 2 * N_BINS)
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            model(x, torch.tensor(500), cond)
-            infer_s.append(time.perf_counter() - t0)
-    return {"params_M": sum(p.numel() for p in model.parameters()) / 1e6,
-            "train_s_per_step": min(train_s), "infer_s_per_call": min(infer_s),
-            "threads": torch.get_num_threads()}
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m soundtrack.models.ldm", description="time an LDM config")
-    parser.add_argument("--config", default="small", choices=sorted(CONFIGS))
-    parser.add_argument("--repeats", type=int, default=8)
-    args = parser.parse_args()
-    timings = benchmark(CONFIGS[args.config], repeats=args.repeats)
-    print(json.dumps({"config": args.config, **{k: round(v, 3) for k, v in timings.items()}}))

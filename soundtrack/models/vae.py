@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
-from diffusers import AutoencoderKL
-from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
 
-from soundtrack.config import AUDIO, TrainConfig, named_config
-from soundtrack.errors import InputError
+from soundtrack.config import AUDIO, TIMING, TrainConfig
+from soundtrack.models.checkpoint import load_run
 
-TIME_COMPRESSION = 4  # two stride-2 downsamplings
-FREQ_COMPRESSION = 4
+if TYPE_CHECKING:  # diffusers is imported when a VAE is built, not with this module (the stage table)
+    from diffusers import AutoencoderKL
+    from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+TIME_COMPRESSION = TIMING.time_compression  # 4: two stride-2 downsamplings
+FREQ_COMPRESSION = TIMING.freq_compression  # 4
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ CONFIGS: dict[str, VAEConfig] = {
 
 def build_vae(cfg: VAEConfig) -> AutoencoderKL:
     """The AudioLDM-layout AutoencoderKL: (B, 1, T, 64) <-> (B, latent_channels, T/4, 16)."""
+    from diffusers import AutoencoderKL
+
     n = len(cfg.block_out_channels)
     return AutoencoderKL(
         in_channels=1,
@@ -121,73 +125,21 @@ class MelVAE(torch.nn.Module):
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Latent `(B, C, T/4, 16)` -> log-mel `(B, 64, T)`."""
-        assert z.ndim == 4 and z.shape[3] == AUDIO.n_mels // FREQ_COMPRESSION, f"expected (B, C, T/4, 16), got {z.shape=}"
+        assert z.ndim == 4 and z.shape[3] == AUDIO.n_mels // FREQ_COMPRESSION, (
+            f"expected (B, C, T/4, 16), got {z.shape=}")
         x = self.autoencoder.decode(z).sample  # (B, 1, T, 64)
         return self._from_image(x)
 
-    def forward(self, mel: torch.Tensor, *, sample: bool = True) -> tuple[torch.Tensor, DiagonalGaussianDistribution]:
-        """Training pass: (reconstructed log-mel `(B, 64, T)`, posterior). Sampling uses torch's global RNG."""
+    def forward(self, mel: torch.Tensor, *,
+                sample: bool = True) -> tuple[torch.Tensor, DiagonalGaussianDistribution]:
+        """Training pass: (reconstructed log-mel `(B, 64, T)`, posterior).
+        Sampling uses torch's global RNG."""
         post = self.posterior(mel)
         z = post.sample() if sample else post.mode()  # (B, C, T/4, 16)
         return self.decode(z), post
 
 
-class _MelCrops:
-    """Batch k: `batch_size` random crops of the train split's music, sfx and mix mels."""
-
-    def __init__(self, cfg: VAEConfig, *, corpus: Path | None, device: torch.device) -> None:
-        from soundtrack.data.cache import load_split
-
-        if corpus is None:
-            raise InputError("the vae stage needs a corpus (--corpus DIR)")
-        arrays = load_split(corpus, "train")
-        self.mels = torch.cat([arrays.music_mel, arrays.sfx_mel, arrays.mix_mel])  # (3N, 64, 1024) float16
-        self.cfg = cfg
-        self.device = device
-        assert self.mels.shape[2] >= cfg.crop_frames, f"{self.mels.shape=} shorter than {cfg.crop_frames=}"
-
-    def batch(self, *, step: int, rank: int, world: int, seed: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng([seed, step, rank])
-        b, crop = self.cfg.train.batch_size, self.cfg.crop_frames
-        idx = rng.integers(0, len(self.mels), size=b)
-        start = rng.integers(0, self.mels.shape[2] - crop + 1, size=b)
-        mel = torch.stack([self.mels[i, :, s:s + crop] for i, s in zip(idx, start)]).float()  # (B, 64, crop)
-        # Loss weights travel with the batch (the data source has the config; the loss must
-        # not reach into a possibly DDP-wrapped model): 1/mel_std puts the L1 in normalised units.
-        return {
-            "mel": mel.to(self.device),
-            "l1_weight": torch.tensor(1.0 / self.cfg.mel_std, device=self.device),
-            "kl_weight": torch.tensor(self.cfg.kl_weight, device=self.device),
-        }
-
-
-class VAEStage:
-    """The `vae` training stage (soundtrack/training_stages.py contract)."""
-
-    def config(self, name: str) -> VAEConfig:
-        return named_config(CONFIGS, name, what="vae")
-
-    def build(self, cfg: VAEConfig) -> MelVAE:
-        return MelVAE(cfg)
-
-    def data(self, cfg: VAEConfig, *, corpus: Path | None, device: torch.device) -> _MelCrops:
-        return _MelCrops(cfg, corpus=corpus, device=device)
-
-    def loss(self, model: torch.nn.Module, batch: dict[str, torch.Tensor], *,
-             step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        mel = batch["mel"]  # (B, 64, T)
-        recon, post = model(mel)  # (B, 64, T), q(z|mel) over (B, C, T/4, 16)
-        l1 = (recon - mel).abs().mean() * batch["l1_weight"]  # normalised units
-        kl = (post.kl() / post.mean[0].numel()).mean()  # per latent element
-        loss = l1 + batch["kl_weight"] * kl
-        logs = {"l1": l1.detach().item(), "kl": kl.detach().item(),
-                "latent_std": post.mean.detach().std().item()}
-        return loss, logs
-
-
 def load_vae(run_dir: Path, *, device: torch.device | str = "cpu") -> MelVAE:
     """The trained VAE of a run: `RUN/config.json` + `RUN/model.safetensors`, in eval mode."""
-    from soundtrack.train import load_run
-
     return load_run(MelVAE, VAEConfig, run_dir, stage="vae", device=device)
 

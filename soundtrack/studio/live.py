@@ -44,6 +44,10 @@ from soundtrack.pipeline.settings import write_settings_json
 
 STUDIO_DIR_ENV = "SOUNDTRACK_STUDIO_DIR"  # where takes are written (default: the system temp dir)
 KEEP_TAKES = 3  # per session; older take folders are deleted
+# PREVIEWS: every SNIO iteration of the first window is heard and drawn; after it, one preview
+# per window (when it is sampled), and the other iterations update the status and score curves
+# only. A preview (vocoder + picture) per iteration of every window made a long video's take
+# in the studio slower than `generate` (issue 16).
 VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma"}  # pipeline variant -> diffusion model (models.checkpoint.FOLDERS)
 
 
@@ -202,7 +206,7 @@ class Session:
 class Frame:
     """What the page shows at one moment of a run."""
 
-    kind: str  # "preview", "take", "stopped", "unchanged"
+    kind: str  # "preview", "progress" (status and scores, no preview), "take", "stopped", "unchanged"
     status: str  # one line for people
     progress: float = 0.0
     spectrogram: Path | None = None  # music / effects / mix mels with events and beats
@@ -265,11 +269,14 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
                 if u.kind is UpdateKind.SNIO:
                     rows.extend({"window": f"window {u.window + 1}", "iteration": u.iteration, "score": k,
                                  "value": float(v)} for k, v in u.scores.items())
-                png = preview_dir / f"{len(rows):04d}-{u.kind.value}-{u.window}.png"
-                audio = render_preview(pipe, u, plan=plan, png=png)
                 total = u.scores.get("total")
                 status = (f"Window {u.window + 1}/{u.n_windows}, {label} ({start}), {tempo:.0f} BPM"
                           + (f", total score {total:+.2f}" if total is not None else ""))
+                if u.kind is UpdateKind.SNIO and u.window > 0:  # previews: see PREVIEWS
+                    yield Frame("progress", status, u.progress, scores=list(rows))
+                    continue
+                png = preview_dir / f"{len(rows):04d}-{u.kind.value}-{u.window}.png"
+                audio = render_preview(pipe, u, plan=plan, png=png)
                 yield Frame("preview", status, u.progress, spectrogram=png, audio=audio, scores=list(rows))
         assert take is not None, "the pipeline's stream ended without a take"
         # 4. Write the take: stems, mix, video, picture, report, settings

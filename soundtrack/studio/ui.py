@@ -220,13 +220,15 @@ def _frame_updates(tab: ScoreTab, frame) -> dict:
     import pandas as pd
 
     out: dict = {tab.status: frame.status}
-    if frame.kind not in ("preview", "take"):
+    if frame.kind not in ("preview", "progress", "take"):
         return out
-    out[tab.spectrogram] = str(frame.spectrogram)
     rows = pd.DataFrame(frame.scores, columns=["window", "iteration", "score", "value"])
     for name, plot in tab.plots.items():
         part = rows[rows.score == name]
         out[plot] = gr.update(value=part, visible=True) if len(part) else gr.update(visible=False)
+    if frame.kind == "progress":  # no new preview: the last one stays (live.PREVIEWS)
+        return out
+    out[tab.spectrogram] = str(frame.spectrogram)
     if frame.kind == "preview":
         out[tab.audio] = frame.audio
         return out

@@ -1,6 +1,7 @@
-"""`python -m soundtrack.train STAGE --config NAME`: one training loop for every stage.
+"""`python -m soundtrack.training STAGE --config NAME`: one training loop for every stage.
 
-A stage (soundtrack/training_stages.py registry) says how to build its model from a config,
+A stage (the `STAGES` table of soundtrack/training/stages.py; each stage's code in
+soundtrack/training/STAGE.py) says how to build its model from a config,
 how to draw batch `k` and what the loss is; this module owns everything else:
 - determinism: batch k and the dropout/noise draws of step k are functions of
   (seed, k, rank), so a resumed run continues exactly as an uninterrupted one;
@@ -12,7 +13,10 @@ how to draw batch `k` and what the loss is; this module owns everything else:
   component added since, keep their initialisation and learn at `--new-lr-scale` times the
   rate); `--steps` and `--lr` replace the config's, and the run's config.json records them;
 - a progress bar, and a JSON-lines log `RUN/train.log`;
-- the result: `RUN/model.safetensors` + `RUN/config.json`, what the app loads.
+- the result: `RUN/model.safetensors` + `RUN/config.json` (:func:`export`), what the app
+  loads (`soundtrack.models.checkpoint.load_run`).
+Under torchrun, start this module: `torchrun --nproc_per_node N -m soundtrack.training.loop STAGE ...`
+(or `-m soundtrack.training`, the same `main`).
 """
 from __future__ import annotations
 
@@ -57,7 +61,7 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
     """
     from tqdm import tqdm
 
-    from soundtrack.training_stages import get_stage
+    from soundtrack.training.stages import get_stage
 
     stage = get_stage(stage_name)
     cfg = stage.config(config_name)
@@ -66,7 +70,8 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
     tcfg = cfg.train
     total = tcfg.steps if max_steps is None else min(tcfg.steps, max_steps)
     rank, world = _dist()
-    device = torch.device("cuda", rank % torch.cuda.device_count()) if torch.cuda.is_available() else torch.device("cpu")
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda", rank % torch.cuda.device_count()) if cuda else torch.device("cpu")
     run_dir.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(seed)
@@ -99,7 +104,8 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         torch.manual_seed(seed * 1_000_003 + step * 101 + rank)  # noise/dropout draws of step k
         batch = data.batch(step=step, rank=rank, world=world, seed=seed)
         for group in opt.param_groups:
-            group["lr"] = group.get("lr_scale", 1.0) * lr_at(step, lr=tcfg.lr, warmup=tcfg.warmup, total=total)
+            rate = lr_at(step, lr=tcfg.lr, warmup=tcfg.warmup, total=total)
+            group["lr"] = group.get("lr_scale", 1.0) * rate
         model.train()
         loss, logs = stage.loss(wrapped, batch, step=step)
         opt.zero_grad(set_to_none=True)
@@ -172,32 +178,13 @@ def _atomic_save(obj: dict, path: Path) -> None:
 
 
 def export(model: torch.nn.Module, cfg, run_dir: Path) -> None:
-    """Weights as safetensors and the config as JSON: the shippable artefact."""
+    """Weights as safetensors and the config as JSON: the shippable artefact
+    (read back by `soundtrack.models.checkpoint.load_run`)."""
     from safetensors.torch import save_file
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, os.fspath(run_dir / "model.safetensors"))
     (run_dir / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=1))
-
-
-def load_run(model_cls: type, cfg_cls: type, run_dir: Path | str, *, stage: str, name: str | None = None,
-             device: torch.device | str = "cpu") -> torch.nn.Module:
-    """The inverse of :func:`export`: `RUN/config.json` + `RUN/model.safetensors` -> the model in
-    eval mode on `device` (safetensors only: nothing is unpickled). A missing file is a
-    one-line InputError, "no NAME in RUN" (NAME defaults to "trained STAGE"), naming the
-    command that trains the stage."""
-    from safetensors.torch import load_file
-
-    from soundtrack.config import config_from_dict
-
-    run_dir = Path(run_dir)
-    cfg_path, weights = run_dir / "config.json", run_dir / "model.safetensors"
-    if not cfg_path.is_file() or not weights.is_file():
-        raise InputError(f"no {name or f'trained {stage}'} in {run_dir}: expected config.json and model.safetensors "
-                         f"(python -m soundtrack.train {stage})")
-    model = model_cls(config_from_dict(cfg_cls, json.loads(cfg_path.read_text())))
-    model.load_state_dict(load_file(os.fspath(weights)))
-    return model.to(device).eval()
 
 
 def _assert_in_sync(model: torch.nn.Module) -> None:
@@ -213,9 +200,9 @@ def _assert_in_sync(model: torch.nn.Module) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from soundtrack.training_stages import STAGES
+    from soundtrack.training.stages import STAGES
 
-    parser = argparse.ArgumentParser(prog="python -m soundtrack.train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m soundtrack.training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=sorted(STAGES))
     parser.add_argument("--config", default="small", help="named config (tiny, small, gpu)")
@@ -224,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None, help="stop early (for smoke tests)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument("--check-sync", action="store_true", help="assert ranks hold equal weights at the end")
+    parser.add_argument("--check-sync", action="store_true",
+                        help="assert ranks hold equal weights at the end")
     parser.add_argument("--init", type=Path, default=None,
                         help="fine-tune: start from this run's weights (parameters it lacks keep their init)")
     parser.add_argument("--steps", type=int, default=None, help="total steps (replaces the config's)")

@@ -12,7 +12,8 @@ from soundtrack.models.pretrained import ClapMusicEncoder, ClipVideoEncoder, res
 def _tiny_clap():
     from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
 
-    audio = ClapAudioConfig(num_mel_bins=16, spec_size=64, window_size=4, depths=[1, 1], num_attention_heads=[2, 2],
+    audio = ClapAudioConfig(num_mel_bins=16, spec_size=64, window_size=4, depths=[1, 1],
+                            num_attention_heads=[2, 2],
                             patch_embeds_hidden_size=16, hidden_size=32, num_hidden_layers=2)
     text = ClapTextConfig(vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
                           intermediate_size=37, max_position_embeddings=64)

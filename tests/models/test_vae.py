@@ -1,16 +1,14 @@
-"""The mel VAE: shapes, the training stage through the real loop, export/load, determinism,
-and an AudioLDM-layout AutoencoderKL dropped into MelVAE."""
+"""The mel VAE: shapes, the compression constants, and an AudioLDM-layout AutoencoderKL
+dropped into MelVAE (training, export and load: tests/training/test_vae.py)."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-
 import pytest
 import torch
 from diffusers import AutoencoderKL
-from safetensors.torch import load_file
 
-from soundtrack.models.vae import CONFIGS, MelVAE, VAEConfig, VAEStage, build_vae, load_vae
+from soundtrack.config import TIMING
+from soundtrack.models.vae import CONFIGS, FREQ_COMPRESSION, TIME_COMPRESSION, MelVAE, build_vae
 
 TINY = CONFIGS["tiny"]
 
@@ -55,30 +53,10 @@ def test_audioldm_layout_autoencoder_drops_in() -> None:
     assert z.shape == (1, 8, 16, 16) and recon.shape == mel.shape, f"{z.shape=} {recon.shape=}"
 
 
-def test_batches_are_deterministic(tiny_corpus: Path) -> None:
-    data = VAEStage().data(TINY, corpus=tiny_corpus, device=torch.device("cpu"))
-    a = data.batch(step=3, rank=0, world=1, seed=0)["mel"]
-    b = data.batch(step=3, rank=0, world=1, seed=0)["mel"]
-    c = data.batch(step=4, rank=0, world=1, seed=0)["mel"]
-    assert a.shape == (TINY.train.batch_size, 64, TINY.crop_frames) and a.dtype == torch.float32
-    assert torch.equal(a, b) and not torch.equal(a, c)
-
-
-def test_train_export_load_and_determinism(tiny_corpus: Path, tmp_path: Path) -> None:
-    from soundtrack.train import train
-
-    for run in ("a", "b"):
-        record = train("vae", "tiny", run_dir=tmp_path / run, corpus=tiny_corpus, max_steps=3, progress=False)
-        assert record["step"] == 3 and {"l1", "kl", "latent_std"} <= record.keys()
-    wa, wb = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
-    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
-
-    # The in-memory model at the end of training (from the resume checkpoint) vs load_vae.
-    in_memory = MelVAE(TINY)
-    in_memory.load_state_dict(torch.load(tmp_path / "a" / "last.pt", weights_only=True)["model"])
-    in_memory.eval()
-    loaded = load_vae(tmp_path / "a")
-    assert isinstance(loaded.cfg, VAEConfig) and loaded.cfg == TINY and not loaded.training
-    mel = torch.randn(2, 64, 32) - 5.0
+def test_compression_is_the_timing_of_the_project() -> None:
+    assert TIME_COMPRESSION == TIMING.time_compression == 4
+    assert FREQ_COMPRESSION == TIMING.freq_compression == 4
+    vae = MelVAE(TINY).eval()
     with torch.no_grad():
-        assert torch.equal(loaded.decode(loaded.encode(mel)), in_memory.decode(in_memory.encode(mel)))
+        z = vae.encode(torch.randn(1, 64, TIMING.mel_frames) - 5.0)
+    assert z.shape[2:] == (TIMING.latent_frames, TIMING.latent_bins), f"{z.shape=}"

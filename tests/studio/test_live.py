@@ -257,3 +257,19 @@ def test_ab_pairs_from_takes_and_from_the_sdma_ablation(studio_env) -> None:
     assert rows[listening.SDMA][3:] == [1, 0, 0, 1, "n/a", "n/a"]
     csv = listening.export_csv(studio_env / "csv").read_text()
     assert csv.count("\n") == 3 and "same to me" in csv
+
+
+def test_a_long_video_previews_its_first_window_at_every_iteration_then_once_per_window(studio_env,
+                                                                                       tmp_path) -> None:
+    """live.PREVIEWS: after the first window, SNIO iterations update the status and the score curves
+    only (no vocoder pass, no picture), so a long take in the studio costs what `generate` costs."""
+    from tests.test_generate import flashing_video
+
+    video = flashing_video(tmp_path / "long.mp4", 12.0)  # two windows
+    session = live.Session()
+    frames = list(live.run(session, session.request(), video, Settings(seed=2, tempo=100, **FAST), warm=False))
+    kinds = [f.kind for f in frames]
+    # window 1: SNIO iterations 0, 1 and the sample previewed; window 2: iterations as progress, the sample
+    assert kinds == ["preview", "preview", "preview", "progress", "progress", "preview", "take"]
+    assert all(f.spectrogram is None and f.audio is None for f in frames if f.kind == "progress")
+    assert {r["window"] for r in frames[4].scores} == {"window 1", "window 2"}  # every window's curves

@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from soundtrack.train import lr_at, train
+from soundtrack.training.loop import lr_at, train
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 
 def test_learning_rate_schedule() -> None:
@@ -49,7 +49,7 @@ def test_two_process_ddp_stays_in_sync(tiny_corpus: Path, tmp_path: Path) -> Non
         port = sock.getsockname()[1]
     env = dict(os.environ, OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")  # loopback only: no hostname lookup
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={port}", "-m", "soundtrack.train", "vae", "--config", "tiny",
+           f"--master_port={port}", "-m", "soundtrack.training.loop", "vae", "--config", "tiny",
            "--corpus", str(tiny_corpus), "--run-dir", str(tmp_path / "ddp"), "--max-steps", "3",
            "--no-progress", "--check-sync", "--threads", "1"]
     # own process group, so a hung rank is killed with its launcher, never left behind
