@@ -8,7 +8,7 @@ import argparse
 import os
 import threading
 
-from soundtrack.studio import build_ui, launch_options, limit_malloc_arenas
+from soundtrack.studio import StudioState, build_ui, launch_options, limit_malloc_arenas
 
 
 def main() -> None:
@@ -19,13 +19,13 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", help="ask Gradio for a public share link")
     args = parser.parse_args()
     limit_malloc_arenas()
-    from soundtrack.studio.live import warm_up
-
-    threading.Thread(target=warm_up, name="warm-up", daemon=True).start()  # the first take's costs, now
-    demo = build_ui()
+    studio = StudioState()  # the model, takes and votes folders: shared by every session of this process
+    # the first take's costs, now
+    threading.Thread(target=studio.warm_up, name="warm-up", daemon=True).start()
+    demo = build_ui(studio)
     demo.queue(default_concurrency_limit=1, max_size=16)
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="200mb",
-                **launch_options())
+                **launch_options(studio))
 
 
 if __name__ == "__main__":

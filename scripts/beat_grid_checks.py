@@ -1,15 +1,16 @@
 """Does the beat grid do its job? The checks behind docs/method/sdma.md §2 and docs/TRAINING.md.
 
-    python scripts/beat_grid_checks.py phase --corpus corpus --n 8
+    python -m scripts.beat_grid_checks phase --corpus corpus --n 8
         the grid taken from each test video (eq. 2e) against the item's labelled beats:
         mean beat-phase and bar errors, in beats
-    python scripts/beat_grid_checks.py uses-grid RUN --corpus corpus --batches 12
+    python -m scripts.beat_grid_checks uses-grid RUN --corpus corpus --batches 12
         the run's epsilon-MSE on the music stem (training batches of the train split, fixed
         seeds) with the true grid, the grid shifted by half a beat, and no grid: a model that
         uses the grid does worse when it is wrong or missing
-    python scripts/beat_grid_checks.py tempo RUN --corpus corpus --n 12
-        librosa's tempo on the music of the first n test clips, generated (10 steps, no SNIO)
-        with the item's labelled grid and with none: the share within +-4 % of the request
+    python -m scripts.beat_grid_checks tempo RUN --corpus corpus --n 12
+        librosa's tempo on the music of the first n test clips, generated (10 steps, no SNIO,
+        no grid guidance) with the item's labelled grid and with none: the share within
+        +-4 % of the request
 
 RUN is an LDM run folder (config.json + model.safetensors); the other models are the bundled
 ones. One JSON object on stdout.
@@ -25,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from soundtrack.config import TIMING
+from soundtrack.music.beatgrid import BeatGrid, frame_times, positions_from_beats
+from soundtrack.music.theory import BEATS_PER_BAR
 
-from soundtrack.models.beatgrid import BEATS_PER_BAR, BeatGrid, frame_times, positions_from_beats  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextlib.contextmanager
@@ -49,7 +51,7 @@ def no_grid(ldm):
 def phase(corpus: Path, n: int) -> dict:
     from soundtrack.video.plan import prepare_video
 
-    times = frame_times(256)
+    times = frame_times(TIMING.latent_frames)
     beat_err, bar_err = [], []
     for item in sorted((corpus / "test").iterdir())[:n]:
         lab = json.loads((item / "labels.json").read_text())
@@ -63,7 +65,8 @@ def phase(corpus: Path, n: int) -> dict:
 
 
 def uses_grid(run: Path, corpus: Path, batches: int) -> dict:
-    from soundtrack.models.ldm import LDMStage, load_ldm
+    from soundtrack.models.ldm import load_ldm
+    from soundtrack.training.ldm import LDMStage
 
     model, stage = load_ldm(run), LDMStage()
     data = stage.data(model.cfg, corpus=corpus, device=torch.device("cpu"))
@@ -81,34 +84,55 @@ def uses_grid(run: Path, corpus: Path, batches: int) -> dict:
                                                      for k, v in mse.items()}}
 
 
-def tempo(run: Path, corpus: Path, n: int) -> dict:
-    from soundtrack.data.cache import load_split
-    from soundtrack.data.verify import tempo_correct, tempo_estimate
-    from soundtrack.pipeline import Controls, checkpoint_root, generate_clip, load_models
+def generate_music(models, inputs, settings) -> np.ndarray:
+    """One window generated from model inputs with plain guided sampling (no SNIO, no grid
+    guidance), noise from the settings' seed: its music stem at 16 kHz."""
+    from soundtrack.config import GenerationConfig, SamplerConfig
+    from soundtrack.pipeline import LATENT_SHAPE, SoundtrackPipeline, generate_window
 
-    ckpt = checkpoint_root()
-    models = load_models(vae_run=ckpt / "vae", vocoder_run=ckpt / "vocoder", cvsm_run=ckpt / "cvsm", ldm_run=run)
+    pipe = SoundtrackPipeline(models, GenerationConfig(sampler=SamplerConfig(grid_guidance=0.0)))
+    noise = torch.randn(LATENT_SHAPE, generator=torch.Generator().manual_seed(settings.seed))
+    window = generate_window(pipe.models, pipe.scorer, pipe.config, inputs=inputs, settings=settings,
+                             controls=settings.controls(float(settings.tempo)), noise=noise)
+    while True:  # a generator of SNIO updates that returns the window
+        try:
+            next(window)
+        except StopIteration as done:
+            return done.value.wave[0]
+
+
+def tempo(run: Path, corpus: Path, n: int) -> dict:
+    from soundtrack.audio.tempo import tempo_correct, tempo_estimate
+    from soundtrack.config import AUDIO
+    from soundtrack.corpus.cache import load_split
+    from soundtrack.models.checkpoint import run_folder
+    from soundtrack.pipeline import Settings, WindowInputs, load_models
+
+    models = load_models(vae_run=run_folder("vae"), vocoder_run=run_folder("vocoder"),
+                         cvsm_run=run_folder("cvsm"), ldm_run=run)
     arrays = load_split(corpus, "test", progress=False)
+    times = frame_times(TIMING.latent_frames)
     rows = {"grid": [], "none": []}
     for i in range(n):
         lab = arrays.labels[i]
-        c = Controls.from_labels(lab)
-        controls = Controls(instruments=c.instruments, tempo_bpm=c.tempo_bpm, key=c.key, mode=c.mode,
-                            intensity=min(1.0, max(0.6, c.intensity)))
+        settings = Settings.from_labels(lab, seed=i, steps=10, snio_iters=0)
         grid = BeatGrid.from_labels(lab)
+        inputs = WindowInputs(features=arrays.video[i].float().numpy(), thumbs=arrays.thumbs[i].numpy(),
+                              beat_pos=grid.positions(times).astype(np.float32))
         for name in rows:
             with no_grid(models.ldm) if name == "none" else contextlib.nullcontext():
-                clip = generate_clip(models, video=arrays.video[i], thumbs=arrays.thumbs[i], controls=controls,
-                                     seed=i, steps=10, grid=grid)
-            est = tempo_estimate(clip.music, 16000)
+                music = generate_music(models, inputs, settings)
+            est = tempo_estimate(music, AUDIO.sample_rate)
             rows[name].append({"requested": lab["tempo_bpm"], "measured": round(est, 1),
                                "within_4pct": tempo_correct(est, lab["tempo_bpm"])[0]})
-    return {"run": str(run), "items": n, **{f"tempo_acc1_{k}": round(float(np.mean([r["within_4pct"] for r in v])), 3)
-                                            for k, v in rows.items()}, "rows": rows}
+    return {"run": str(run), "items": n,
+            **{f"tempo_acc1_{k}": round(float(np.mean([r["within_4pct"] for r in v])), 3)
+               for k, v in rows.items()},
+            "rows": rows}
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python scripts/beat_grid_checks.py", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m scripts.beat_grid_checks", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("check", choices=["phase", "uses-grid", "tempo"])
     p.add_argument("run", type=Path, nargs="?", help="LDM run folder (uses-grid, tempo)")

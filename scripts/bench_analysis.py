@@ -1,10 +1,10 @@
 """Time video decoding and visual analysis separately (median of repeated runs), print JSON.
 
-    python scripts/bench_analysis.py                       # the current implementation
-    python scripts/bench_analysis.py --baseline OLD.py     # also time another features.py
+    python -m scripts.bench_analysis                       # the current implementation
+    python -m scripts.bench_analysis --baseline OLD.py     # also time another features.py
 
 Clips: assets/bikes.mp4, assets/bigbuckbunny.mp4 and a corpus-like clip (128x128, 25 fps,
-10.24 s, drawn by soundtrack.data.scene without the audio). Frames are decoded once per
+10.24 s, drawn by soundtrack.corpus.scene without the audio). Frames are decoded once per
 clip at the analysis rate and size (config.VIDEO) and then analysed `--runs` times; with
 `--baseline`, the two implementations are timed alternately on the same frames, so their
 ratio is measured under the same load (the CPU may be shared). The baseline file is
@@ -24,18 +24,17 @@ from types import ModuleType
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from soundtrack.config import CLIP, VIDEO
+from soundtrack.video import features
+from soundtrack.video.decode import read_frames
 
-from soundtrack.config import CLIP, VIDEO  # noqa: E402
-from soundtrack.video import features  # noqa: E402
-from soundtrack.video.decode import read_frames  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 
 def corpus_like_clip(folder: Path, *, seed: int = 0, index: int = 0) -> Path:
     """Write one procedural corpus video (no audio) and return its path."""
-    from soundtrack.data.compose import compose
-    from soundtrack.data.scene import plan_scene, render_frames
+    from soundtrack.corpus.compose import compose
+    from soundtrack.corpus.scene import plan_scene, render_frames
     from soundtrack.video.encode import write_video
 
     rng = np.random.default_rng([seed, index])

@@ -1,10 +1,11 @@
 """Copy trained runs into checkpoints/ (config.json + model.safetensors only): the bundled model.
 
-    python scripts/bundle_checkpoints.py [--out checkpoints] [--runs runs]
+    python -m scripts.bundle_checkpoints [--out checkpoints] [--runs runs]
 
-Folder names are what soundtrack.pipeline.load_bundled reads: vae, vocoder, cvsm, ldm,
-ldm-nosdma (the SDMA ablation, for evaluation and A/B), instruments (SNIO's classifier) and
-instruments-judge (the evaluation's independent judge).
+Each stage goes to its folder of soundtrack.models.checkpoint.FOLDERS, which is what
+soundtrack.pipeline.load_bundled reads: vae, vocoder, cvsm, ldm, ldm-nosdma (the SDMA
+ablation, for evaluation and A/B), instruments (SNIO's classifier) and instruments-judge
+(the evaluation's independent judge).
 """
 from __future__ import annotations
 
@@ -12,29 +13,33 @@ import argparse
 import shutil
 from pathlib import Path
 
-# the diffusion runs are the beat-grid fine-tunes of ldm-small / ldm-small-nosdma (docs/TRAINING.md)
+from soundtrack.models.checkpoint import CHECKPOINTS, FOLDERS
+
+# stage -> the training run bundled for it; the diffusion runs are the beat-grid fine-tunes of
+# ldm-small / ldm-small-nosdma (docs/TRAINING.md)
 RUNS = {"vae": "vae-small", "vocoder": "vocoder-small", "cvsm": "cvsm-small", "ldm": "ldm-small-beat",
         "ldm-nosdma": "ldm-small-nosdma-beat", "instruments": "instruments-small-ms",
         "instruments-judge": "instruments-judge-small-2sf"}
+assert set(RUNS) == set(FOLDERS), f"a run for every bundled stage: {sorted(set(FOLDERS) ^ set(RUNS))}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--out", type=Path, default=Path("checkpoints"))
+    parser.add_argument("--out", type=Path, default=CHECKPOINTS)
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     args = parser.parse_args()
     total = 0
-    for name, run in RUNS.items():
+    for stage, run in RUNS.items():
         src = args.runs / run
         if not (src / "model.safetensors").is_file():
-            print(f"skip {name}: {src} has no model.safetensors")
+            print(f"skip {stage}: {src} has no model.safetensors")
             continue
-        dst = args.out / name
+        dst = args.out / FOLDERS[stage]
         dst.mkdir(parents=True, exist_ok=True)
         for f in ("config.json", "model.safetensors"):
             shutil.copy2(src / f, dst / f)
             total += (dst / f).stat().st_size
-        print(f"{name:18s} <- {src}")
+        print(f"{stage:18s} <- {src}")
     print(f"total {total / 1e6:.1f} MB")
 
 

@@ -1,6 +1,6 @@
-"""How long the first take after the studio starts takes: `python scripts/first_take_latency.py`.
+"""How long the first take after the studio starts takes: `python -m scripts.first_take_latency`.
 
-In a fresh Python process each (one with `soundtrack.studio.live.warm_up()` run first, as
+In a fresh Python process each (one with `StudioState.warm_up()` run first, as
 app.py does at start-up, one without), times the first request's work: getting the loaded
 pipeline, generating the take and writing its files; then a second take in the same process.
 Prints one JSON object. Run it on an otherwise idle machine.
@@ -21,14 +21,15 @@ from pathlib import Path
 import torch
 torch.set_num_threads(2)
 from soundtrack.pipeline import Settings
-from soundtrack.render import write_take
-from soundtrack.studio.live import get_pipeline, warm_up
+from soundtrack.output import write_take
+from soundtrack.studio.state import StudioState
+studio = StudioState()
 out = {}
 if sys.argv[2] == "1":
-    t = time.perf_counter(); warm_up(); out["warm_up_s"] = time.perf_counter() - t
+    t = time.perf_counter(); studio.warm_up(); out["warm_up_s"] = time.perf_counter() - t
 video = Path(sys.argv[1])
 for k in (1, 2):
-    t0 = time.perf_counter(); pipe = get_pipeline("full"); t1 = time.perf_counter()
+    t0 = time.perf_counter(); pipe = studio.pipeline("full"); t1 = time.perf_counter()
     take = pipe(video, Settings(seed=k)); t2 = time.perf_counter()
     write_take(take, Path(tempfile.mkdtemp()) / "take", video=video); t3 = time.perf_counter()
     out[f"take{k}"] = {"load_s": t1 - t0, "generate_s": t2 - t1, "write_s": t3 - t2, "total_s": t3 - t0}

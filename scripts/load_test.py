@@ -1,8 +1,8 @@
 """Load test of the studio API: concurrent gradio_client sessions calling /generate and /analyze.
 
-    python scripts/load_test.py --tiny --seconds 90            # local app.py, tiny random model
-    python scripts/load_test.py --seconds 120                   # local app.py, bundled checkpoints/
-    python scripts/load_test.py --url http://127.0.0.1:7860/ --pid 1234   # a running server
+    python -m scripts.load_test --tiny --seconds 90            # local app.py, tiny random model
+    python -m scripts.load_test --seconds 120                   # local app.py, bundled checkpoints/
+    python -m scripts.load_test --url http://127.0.0.1:7860/ --pid 1234   # a running server
 
 Without --url it starts `python app.py` on a free loopback port with its own temporary vote
 database, take folder and Gradio cache (--checkpoints DIR, or --tiny for a random tiny model
@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # `python scripts/load_test.py` from a checkout: the package is beside it
 
 
 @dataclass
@@ -272,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         deadline = t0 + args.seconds
         load_start = (t0 - sampler.t0) if sampler else 0.0
-        threads = [threading.Thread(target=worker, args=(k, url, args, t0, deadline, results, lock, downloads))
+        threads = [threading.Thread(target=worker,
+                                    args=(k, url, args, t0, deadline, results, lock, downloads))
                    for k in range(args.concurrency)]
         for t in threads:
             t.start()
@@ -305,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         print(text)
         if args.json:
             args.json.write_text(text)
-        failures = summary["load"]["all"]["failures"] + (summary["burst"].get("failures", 0) if burst_results else 0)
+        failures = (summary["load"]["all"]["failures"]
+                    + (summary["burst"].get("failures", 0) if burst_results else 0))
         return 1 if failures or alive is False else 0
     finally:
         if proc is not None:

@@ -1,8 +1,8 @@
 """Write the procedural example clips of the studio into assets/ (deterministic).
 
-    .venv/bin/python scripts/make_example_clips.py [--out assets]
+    .venv/bin/python -m scripts.make_example_clips [--out assets]
 
-Each clip is a scene of the corpus generator (soundtrack/data/scene.py) at 256x256, 25
+Each clip is a scene of the corpus generator (soundtrack/corpus/scene.py) at 256x256, 25
 frames/s, 8 s: bouncing balls (impacts), white flashes and cuts whose times are known, so
 the studio can show its effects landing on them. A clip is drawn from a fixed seed; the
 first seed (counting up from `start`) whose scene has the wanted events is kept, and the
@@ -11,17 +11,15 @@ event list is printed so assets/CREDITS.md can name it.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from soundtrack.corpus.compose import compose
+from soundtrack.corpus.scene import Scene, plan_scene, render_frames
+from soundtrack.video.encode import write_video
 
-from soundtrack.data.compose import compose  # noqa: E402
-from soundtrack.data.scene import Scene, plan_scene, render_frames  # noqa: E402
-from soundtrack.video.encode import write_video  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 SIZE, FPS, SECONDS = 256, 25, 8.0
 # name -> (first seed to try, mode wanted, minimum events of each type)
@@ -54,7 +52,8 @@ def main() -> None:
         seed, scene = find_scene(start, mode, wanted)
         path = write_video(render_frames(scene), args.out / name, fps=FPS, crf=26)
         events = ", ".join(f"{e.type} {e.time:.2f}" for e in scene.events)
-        print(f"{path.name}: seed {seed}, {scene.piece.tempo_bpm:g} BPM {scene.piece.key_name} {scene.piece.mode}, "
+        piece = scene.piece
+        print(f"{path.name}: seed {seed}, {piece.tempo_bpm:g} BPM {piece.key_name} {piece.mode}, "
               f"{path.stat().st_size / 1e6:.2f} MB; events: {events}")
 
 

@@ -1,4 +1,4 @@
-"""How fast a control change is heard in the studio: `python scripts/tweak_latency.py`.
+"""How fast a control change is heard in the studio: `python -m scripts.tweak_latency`.
 
 Runs the studio's live loop (soundtrack.studio.live.run) on the bundled model without a
 browser: one cold take of a clip, then balance moves, each of which mixes the last take's
@@ -11,22 +11,20 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
-def moves(session, video: Path, settings: list) -> tuple[list[float | None], list[float], list[str]]:
+def moves(studio, session, video: Path, settings: list) -> tuple[list[float | None], list[float], list[str]]:
     """Each settings in turn as a warm move: (first preview s, take s, how the take was made)."""
     from soundtrack.studio.live import run
 
     first, full, how = [], [], []
     for s in settings:
         t0, preview = time.perf_counter(), None
-        for frame in run(session, session.request(), video, s, warm=True):
+        for frame in run(studio, session, session.request(), video, s, warm=True):
             if preview is None and frame.kind == "preview":
                 preview = time.perf_counter() - t0
         full.append(time.perf_counter() - t0)
@@ -49,6 +47,7 @@ def show(name: str, first: list[float | None], full: list[float], how: list[str]
 def main() -> None:
     from soundtrack.pipeline import Settings
     from soundtrack.studio.live import Session, run
+    from soundtrack.studio.state import StudioState
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--video", type=Path, default=ROOT / "assets" / "flashes-and-bounces.mp4")
@@ -56,13 +55,14 @@ def main() -> None:
     p.add_argument("--tempos", type=float, nargs="+", default=[100, 130, 110, 140, 120])
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
-    session = Session()
-    for _ in run(session, session.request(), args.video, Settings(seed=args.seed, tempo=120), warm=False):
+    studio = StudioState()
+    session = Session(studio.takes_dir)
+    for _ in run(studio, session, session.request(), args.video, Settings(seed=args.seed, tempo=120), warm=False):
         pass  # the take the moves start from
-    show("balance moves", *moves(session, args.video,
+    show("balance moves", *moves(studio, session, args.video,
                                  [Settings(seed=args.seed, tempo=120, balance=b) for b in args.balances]))
     last = args.balances[-1]
-    show("tempo moves", *moves(session, args.video,
+    show("tempo moves", *moves(studio, session, args.video,
                                [Settings(seed=args.seed, tempo=t, balance=last) for t in args.tempos]))
     session.close()
 

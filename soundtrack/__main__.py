@@ -10,8 +10,9 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"generate": "soundtrack.generate", "bench": "soundtrack.bench", "evaluate": "soundtrack.evaluate",
-                "data": "soundtrack.data.__main__", "train": "soundtrack.train"}
+    commands = {"generate": "soundtrack.cli", "bench": "soundtrack.evaluation.bench",
+                "evaluate": "soundtrack.evaluation.ablations", "sweep": "soundtrack.evaluation.sweep",
+                "data": "soundtrack.corpus.__main__", "train": "soundtrack.training.loop"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m soundtrack {{{','.join(commands)}}} ...", file=sys.stderr)
         return 2

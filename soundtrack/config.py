@@ -174,7 +174,7 @@ class ScoreWeights:
     balance: float = 0.1
     sync: float = 2.0
     cvsm: float = 2.0
-    balance_no_events: float = 0.4  # lambda_b in a window without visual events, where no sync term acts (eq. 8b)
+    balance_no_events: float = 0.4  # lambda_b without visual events, where no sync term acts (eq. 8b)
 
     def for_window(self, *, has_events: bool) -> dict[str, float]:
         """The weights by score name for a window with or without visual events."""

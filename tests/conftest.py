@@ -9,8 +9,8 @@ import pytest
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> Path:
     """20 items (16 train, 2 val, 2 test) built by the real corpus builder, with caches."""
-    from soundtrack.data.build import BuildOptions, build_corpus
-    from soundtrack.data.cache import load_split
+    from soundtrack.corpus.build import BuildOptions, build_corpus
+    from soundtrack.corpus.cache import load_split
 
     root = tmp_path_factory.mktemp("tiny_corpus")
     build_corpus(root, n=20, opts=BuildOptions(seed=1), workers=2, progress=False)

@@ -378,7 +378,8 @@ def test_weights_load_from_safetensors_or_weights_only_and_nothing_is_unpickled(
                 elif call in ("yaml.load", "torch.jit.load", "pd.read_pickle", "pandas.read_pickle"):
                     problems.append(f"{where}:{node.lineno} {call}")
     assert problems == []
-    assert [t.split(":")[0] for t in torch_loads] == ["soundtrack/training/loop.py"]  # resuming; weights are safetensors
+    # resuming a run; weights are safetensors
+    assert [t.split(":")[0] for t in torch_loads] == ["soundtrack/training/loop.py"]
 
 
 def test_model_weights_are_read_with_safetensors():

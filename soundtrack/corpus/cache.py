@@ -159,7 +159,8 @@ def video_arrays(item: Path) -> dict:
             "thumbs": thumbnails(frames, n_frames=TIMING.latent_frames)}
 
 
-def frame_map(times: list[float], *, n: int = TIMING.latent_frames, fps: float = CLIP.video_fps) -> np.ndarray:
+def frame_map(times: list[float], *, n: int = TIMING.latent_frames,
+              fps: float = CLIP.video_fps) -> np.ndarray:
     """`(n,)` float32 with 1 at the frame nearest each time."""
     m = np.zeros(n, np.float32)
     for t in times:

@@ -46,7 +46,8 @@ def rerender_item(item: Path, soundfont: str) -> dict:
     piece = compose(np.random.default_rng([labels["seed"], labels["index"]]), duration=labels["duration"])
     if piece.instruments != labels["instruments"] or abs(piece.tempo_bpm - labels["tempo_bpm"]) > 1e-6:
         raise InputError(f"{item}: the composition of (seed {labels['seed']}, index {labels['index']}) "
-                         "is not this item's; the corpus was built by another version of soundtrack.corpus.compose")
+                         "is not this item's; the corpus was built by another version of "
+                         "soundtrack.corpus.compose")
     music = render_piece(piece, soundfont=soundfont, sr=AUDIO.sample_rate)
     target = labels["loudness"]["music_lufs"]
     if target is not None:

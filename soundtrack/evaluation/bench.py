@@ -13,7 +13,7 @@ object:
 - `first_preview_s`: from the call to the first streamed preview (SNIO iteration 0);
 - `peak_rss_mb`: peak resident memory of this process;
 - `seed_baseline_s_10s`: the seed configuration (the paper's released code: a MusicLDM-sized
-  UNet, 200 DDIM steps with CFG; soundtrack/bench_seed.py) for the 10 s video, UNet time
+  UNet, 200 DDIM steps with CFG; soundtrack/evaluation/bench_seed.py) for the 10 s video, UNet time
   only, so it is a lower bound; `speedup` = seed_baseline_s_10s / total_s_10s;
 - `scaling`: seconds per video second at 10, 30 and 60 s and the 60 s / 10 s time ratio
   (linear cost gives a ratio near 6 for 60/10 windows-wise: 1 vs 8 windows).
@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from soundtrack.errors import InputError
+
+REPO = Path(__file__).resolve().parents[2]  # a fresh process imports the package from here
 
 
 def procedural_video(path: Path, seconds: float, *, seed: int = 0) -> Path:
@@ -66,20 +68,22 @@ def _cold_start(checkpoints: Path | None, threads: int) -> float:
             "print(time.perf_counter() - t)") % (threads, None if checkpoints is None else str(checkpoints))
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True,
-                   cwd=Path(__file__).resolve().parents[1], env=dict(os.environ, PYTHONWARNINGS="ignore"))
+                   cwd=REPO, env=dict(os.environ, PYTHONWARNINGS="ignore"))
     return time.perf_counter() - t0  # includes the interpreter's own start
 
 
 def _timed_run(pipe, video: Path, settings) -> dict:
     """One streamed generation: total, per-stage, first preview and per-iteration times."""
+    from soundtrack.pipeline import UpdateKind
+
     t0 = time.perf_counter()
     first, marks, take = None, [], None
     for u in pipe.stream(video, settings):
         now = time.perf_counter()
-        if u.kind == "snio":
+        if u.kind is UpdateKind.SNIO:
             first = first if first is not None else now - t0
             marks.append((u.window, u.iteration, now))
-        if u.kind == "done":
+        if u.kind is UpdateKind.DONE:
             take = u.take
     total = time.perf_counter() - t0
     iters = [b[2] - a[2] for a, b in zip(marks, marks[1:]) if a[0] == b[0]]  # within a window
@@ -92,9 +96,9 @@ def bench(*, checkpoints: Path | None = None, repeats: int = 3, cold_repeats: in
           seed_repeats: int = 3, threads: int | None = None, progress: bool = True) -> dict:
     import torch
 
-    from soundtrack.bench_seed import OUR_LATENT, seed_baseline, windows_for
+    from soundtrack.evaluation.bench_seed import OUR_LATENT, seed_baseline, windows_for
     from soundtrack.pipeline import Settings, SoundtrackPipeline
-    from soundtrack.render import write_take
+    from soundtrack.output import write_take
 
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
@@ -142,7 +146,8 @@ def bench(*, checkpoints: Path | None = None, repeats: int = 3, cold_repeats: in
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m soundtrack bench", description="time the studio on this machine")
+    p = argparse.ArgumentParser(prog="python -m soundtrack bench",
+                                description="time the studio on this machine")
     p.add_argument("--json", type=Path, help="also write the JSON object here")
     p.add_argument("--checkpoints", type=Path, default=None, help="model folder (default: bundled)")
     p.add_argument("--repeats", type=int, default=3, help="runs of the 10 s video (median)")

@@ -236,7 +236,8 @@ def seed_baseline_for_duration(seconds: float, *, base: dict | None = None, **kw
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m soundtrack.bench_seed", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m soundtrack.evaluation.bench_seed",
+                                description=__doc__.splitlines()[0])
     p.add_argument("--latent", choices=("ours", "musicldm"), default="ours",
                    help="ours: (1, 8, 256, 32); musicldm: (1, 8, 256, 16)")
     p.add_argument("--steps", type=int, default=SEED_STEPS)

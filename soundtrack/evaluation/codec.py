@@ -1,4 +1,5 @@
-"""How much the audio codec loses: `python -m soundtrack.models.codec_eval --corpus DIR --vae RUN --vocoder RUN`.
+"""How much the audio codec loses: `python -m soundtrack.evaluation.codec --corpus DIR --vae RUN
+--vocoder RUN`.
 
 For `n` held-out items and each stem (music, sfx), three reconstructions of the true wave:
 
@@ -27,11 +28,10 @@ from soundtrack.audio.metrics import (
     mel_cepstral_distortion,
     mr_stft_distance,
 )
-from soundtrack.config import AUDIO
+from soundtrack.config import AUDIO, TIMING
 from soundtrack.errors import InputError
 
 EVAL_STEMS = ("music", "sfx")
-MEL_FRAMES = 1024  # as soundtrack.data.cache: 10.24 s, divisible by the VAE's 4x
 
 
 def distances(ref: np.ndarray, est: np.ndarray) -> dict[str, float]:
@@ -66,7 +66,7 @@ def codec_report(*, corpus: Path, vae_run: Path, vocoder_run: Path, split: str =
             wave, sr = sf.read(item / f"{stem}.wav", dtype="float32")
             assert sr == AUDIO.sample_rate and wave.ndim == 1, f"{item}/{stem}: {sr=} {wave.shape=}"
             with torch.inference_mode():
-                mel = mel_fn(torch.from_numpy(wave))[:, :, :MEL_FRAMES]  # (1, 64, 1024)
+                mel = mel_fn(torch.from_numpy(wave))[:, :, :TIMING.mel_frames]  # (1, 64, 1024)
                 via_vae = vocoder(vae.decode(vae.encode(mel)))[0].numpy()  # (1023 * 160,)
                 direct = vocoder(mel)[0].numpy()
             gl = griffin_lim_from_mel(mel[0], n_iter=griffin_lim_iters)
@@ -85,10 +85,11 @@ def codec_report(*, corpus: Path, vae_run: Path, vocoder_run: Path, split: str =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m soundtrack.models.codec_eval", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m soundtrack.evaluation.codec", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--vae", type=Path, required=True, help="VAE run folder (config.json + model.safetensors)")
+    parser.add_argument("--vae", type=Path, required=True,
+                        help="VAE run folder (config.json + model.safetensors)")
     parser.add_argument("--vocoder", type=Path, required=True, help="vocoder run folder")
     parser.add_argument("--split", default="test")
     parser.add_argument("--n", type=int, default=50, help="items to evaluate")

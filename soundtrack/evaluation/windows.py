@@ -1,10 +1,10 @@
-"""Is the music continuous across windows? `python -m soundtrack.evaluate_windows --corpus corpus`.
+"""Is the music continuous across windows? `python -m soundtrack.evaluation.windows --corpus corpus`.
 
 A video longer than 10.24 s is generated in windows with a 2.56 s overlap, each window
 holding the overlap at the previous window's latent (outpainting, docs/method/snio.md §4).
 This command makes long videos from consecutive test-split clips (three clips, 30.72 s,
 four windows), generates each twice with the same seed and settings: as shipped, and with
-every window sampled on its own (`SoundtrackPipeline(outpaint=False)`, joined by the same
+every window sampled on its own (`SamplerConfig(outpaint=False)`, joined by the same
 crossfade), and measures the music stem as a listener's tools would:
 
 - tempo: librosa's estimate within +-4 % of the request, on the whole stem and on each
@@ -33,9 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
+from soundtrack.config import AUDIO
 from soundtrack.errors import InputError
+from soundtrack.evaluation.bootstrap import format_interval, paired_rows
 
-SR = 16000
 CLIPS_PER_VIDEO = 3
 TEMPOS = (70.0, 85.0, 100.0, 115.0, 130.0, 145.0, 160.0, 175.0)
 BEAT_TOLERANCE_S = 0.07
@@ -81,17 +82,16 @@ def measure(music16: np.ndarray, *, tempo_bpm: float, grid_beats: np.ndarray,
     import torch
 
     from soundtrack.audio.mel import MelSpectrogram
-    from soundtrack.config import AUDIO
-    from soundtrack.data.verify import tempo_correct, tempo_estimate
+    from soundtrack.audio.tempo import measure_tempo, tempo_correct, tempo_estimate
     from soundtrack.models.instruments import instrument_probs
-    from soundtrack.render import measure_tempo
 
-    duration = len(music16) / SR
+    sr = AUDIO.sample_rate
+    duration = len(music16) / sr
     out: dict = {}
     out["tempo_measured"], beats = measure_tempo(music16)  # librosa's estimate and tracked beats
     out["tempo_whole"] = float(tempo_correct(out["tempo_measured"], tempo_bpm)[0])
     spans = [(a, b) for a, b in windows if b - a >= MIN_SPAN_S]
-    per_window = [tempo_estimate(music16[int(a * SR):int(b * SR)], SR) for a, b in spans]
+    per_window = [tempo_estimate(music16[int(a * sr):int(b * sr)], sr) for a, b in spans]
     out["tempo_per_window"] = per_window
     out["tempo_windows"] = float(np.mean([tempo_correct(t, tempo_bpm)[0] for t in per_window]))
     hit = on_grid(beats, grid_beats)
@@ -104,8 +104,8 @@ def measure(music16: np.ndarray, *, tempo_bpm: float, grid_beats: np.ndarray,
         mel = MelSpectrogram(AUDIO)
 
         def change(first: tuple[float, float], second: tuple[float, float]) -> tuple[float, int] | None:
-            parts = [music16[int(a * SR):int(min(duration, b) * SR)] for a, b in (first, second)]
-            if min(len(x) for x in parts) < int(SIDE_S * SR):
+            parts = [music16[int(a * sr):int(min(duration, b) * sr)] for a, b in (first, second)]
+            if min(len(x) for x in parts) < int(SIDE_S * sr):
                 return None
             probs = [instrument_probs(judge, mel(torch.from_numpy(np.ascontiguousarray(x)).float()))[0]
                      for x in parts]
@@ -121,7 +121,8 @@ def measure(music16: np.ndarray, *, tempo_bpm: float, grid_beats: np.ndarray,
     return out
 
 
-def _rates(rows: list[dict]) -> dict[str, float]:
+def continuity_rates(rows: list[dict]) -> dict[str, float]:
+    """The mean of each continuity measure over the videos that have it (NaN where none has)."""
     def mean(k: str) -> float:
         v = [r[k] for r in rows if k in r and np.isfinite(r[k])]
         return float(np.mean(v)) if v else float("nan")
@@ -140,22 +141,23 @@ def long_videos(corpus: Path, n: int, out_dir: Path) -> list[Path]:
 
 def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = None, seed: int = 0,
                      progress: bool = True, hold_until: float | None = None) -> dict:
+    """n long videos generated outpainted (as shipped, or holding the overlap for `hold_until`
+    of the steps) and window by window, and measured (module docstring)."""
     from tqdm import tqdm
 
-    from soundtrack.evaluate import paired_rows
-    from soundtrack.evaluate_controls import INSTRUMENT_SETS
-    from soundtrack.models.beatgrid import BeatGrid
-    from soundtrack.models.instruments import load_instrument_judge
-    from soundtrack.pipeline import Settings, SoundtrackPipeline, checkpoint_root, load_bundled
-    from soundtrack.config import CLIP, VIDEO
-    from soundtrack.video.plan import OVERLAP_FRAMES
+    from soundtrack.config import CLIP, TIMING, GenerationConfig, SamplerConfig
+    from soundtrack.evaluation.controls import INSTRUMENT_SETS
+    from soundtrack.evaluation.metrics import load_judge
+    from soundtrack.music.beatgrid import BeatGrid
+    from soundtrack.pipeline import Settings, SoundtrackPipeline, load_bundled
 
-    root = checkpoint_root(checkpoints)
-    models = load_bundled(root)
-    pipes = {"outpainted": SoundtrackPipeline(models, hold_until=hold_until),
-             "independent": SoundtrackPipeline(models, outpaint=False)}
-    judge_dir = root / "instruments-judge"
-    judge = load_instrument_judge(judge_dir) if judge_dir.is_dir() else None
+    models = load_bundled(checkpoints)
+    held = SamplerConfig() if hold_until is None else SamplerConfig(hold_until=hold_until)
+    alone = SamplerConfig(outpaint=False)
+    pipes = {"outpainted": SoundtrackPipeline(models, GenerationConfig(sampler=held)),
+             "independent": SoundtrackPipeline(models, GenerationConfig(sampler=alone))}
+    judge = load_judge(checkpoints)
+    overlap_s = TIMING.overlap_frames / TIMING.latent_fps
     rows: dict[str, list[dict]] = {k: [] for k in pipes}
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="soundtrack-windows-") as tmp:
@@ -168,23 +170,21 @@ def evaluate_windows(*, corpus: Path, n: int = 8, checkpoints: Path | None = Non
                 take = pipe(video, settings)
                 dur = plan.duration_s
                 windows = [(w.start_s, min(dur, w.start_s + CLIP.seconds)) for w in plan.windows]
-                overlaps = [(w.start_s, w.start_s + OVERLAP_FRAMES / VIDEO.analysis_fps) for w in plan.windows[1:]]
-                grid = BeatGrid(**take.report["beat_grid"]).beats_between(0.0, dur)
+                overlaps = [(w.start_s, w.start_s + overlap_s) for w in plan.windows[1:]]
+                grid = BeatGrid.from_dict(take.report["beat_grid"]).beats_between(0.0, dur)
                 first = i * CLIPS_PER_VIDEO
                 rows[name].append({"video": f"test clips {first}-{first + CLIPS_PER_VIDEO - 1}",
                                    "duration_s": dur, "windows": len(windows), "tempo": tempo,
                                    "instruments": list(inst), "seed": seed + i,
                                    **measure(take.music16, tempo_bpm=tempo, grid_beats=grid, windows=windows,
                                              overlaps=overlaps, judge=judge)})
-    paired = paired_rows(rows["outpainted"], rows["independent"], _rates, KEYS)
-    return {"summary": {k: {"n": len(v), **_rates(v)} for k, v in rows.items()}, "paired": paired,
-            "hold_until": pipes["outpainted"].hold_until,
+    paired = paired_rows(rows["outpainted"], rows["independent"], continuity_rates, KEYS)
+    return {"summary": {k: {"n": len(v), **continuity_rates(v)} for k, v in rows.items()}, "paired": paired,
+            "hold_until": pipes["outpainted"].config.sampler.hold_until,
             "rows": rows, "seconds": time.perf_counter() - t0, "judge": judge is not None}
 
 
 def markdown(result: dict) -> str:
-    from soundtrack.evaluate import format_interval
-
     def f(x: float) -> str:
         return "—" if x is None or not np.isfinite(x) else f"{x:.3f}"
 
@@ -204,7 +204,7 @@ def markdown(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    p = argparse.ArgumentParser(prog="python -m soundtrack.evaluate_windows")
+    p = argparse.ArgumentParser(prog="python -m soundtrack.evaluation.windows")
     p.add_argument("--corpus", type=Path, default=Path("corpus"))
     p.add_argument("--n", type=int, default=8, help="long videos, each of three consecutive test clips")
     p.add_argument("--checkpoints", type=Path, default=None)
@@ -223,14 +223,17 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from soundtrack.evaluate import publish
+    from soundtrack.evaluation.report import publish
 
     publish(result, markdown(result), json_path=args.json, results_md=args.results_md,
-            module="soundtrack.evaluate_windows", argv=argv, heading="Continuity across windows",
+            module="soundtrack.evaluation.windows", argv=argv, heading="Continuity across windows",
             detail=f"{result['summary']['outpainted']['n']} videos of 30.72 s x 2, {result['seconds']:.0f} s",
             begin=BEGIN, end=END)
     return 0
 
+
+__all__ = ["CLIPS_PER_VIDEO", "KEYS", "TEMPOS", "concat_videos", "continuity_rates", "evaluate_windows",
+           "long_videos", "markdown", "measure", "on_grid", "seam_change"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -270,6 +270,7 @@ def instruments_text(instruments: Mapping[str, float]) -> str:
     return ",".join(f if w == 1 else f"{f}:{w:g}" for f, w in instruments.items())
 
 
-__all__ = ["DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "SETTINGS_FORMAT", "Controls", "SavedSettings",
+__all__ = ["DEFAULT_INSTRUMENTS", "MAX_SNIO_ITERS", "MAX_STEPS", "SETTINGS_FORMAT", "Controls",
+           "SavedSettings",
            "Settings", "family_weights", "instruments_text", "number", "parse_instruments", "pitch_class",
            "read_settings_json", "whole", "write_settings_json"]

@@ -83,7 +83,8 @@ class SoundtrackPipeline:
         if update.music_mel is None or update.sfx_mel is None:
             raise ValueError(f"a {update.kind.value} update carries no preview")
         with torch.no_grad():
-            waves = vocode(self.models.vocoder, torch.stack([update.music_mel, update.sfx_mel]).to(self.models.device))
+            mels = torch.stack([update.music_mel, update.sfx_mel]).to(self.models.device)  # (2, 64, F)
+            waves = vocode(self.models.vocoder, mels)  # (2, T): music, effects
         return waves.sum(0).cpu().numpy().astype(np.float32)
 
     def __call__(self, video: Path | str, settings: Settings | None = None, **kw) -> Take:
@@ -143,13 +144,15 @@ class SoundtrackPipeline:
                 out = yield from generate_window(
                     self.models, self.scorer, self.config, inputs=WindowInputs.from_plan(plan, win, grid),
                     settings=settings, controls=controls, noise=seed_noise[win.index],
-                    offset=offsets[win.index], prev=prev, n_windows=n_win, grid=grid, tick=tick, cancel=cancel)
+                    offset=offsets[win.index], prev=prev, n_windows=n_win, grid=grid, tick=tick,
+                    cancel=cancel)
                 for k, v in out.timings.items():
                     timings[k] += v
                 prev = out.z
                 outs.append(out)
                 yield Update(UpdateKind.WINDOW, win.index, n_win, done[0] / work, scores=out.report["output"],
-                             iteration=settings.snio_iters, music_mel=out.music_mel[0], sfx_mel=out.sfx_mel[0],
+                             iteration=settings.snio_iters, music_mel=out.music_mel[0],
+                             sfx_mel=out.sfx_mel[0],
                              grid=grid, window_start_s=win.start_s)
         # 5. Join the windows (crossfade over the overlap) and cut to the video's length
         t0 = time.perf_counter()
@@ -164,7 +167,8 @@ class SoundtrackPipeline:
         report = {
             "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
             "tempo_auto": settings.tempo == "auto", "beat_grid": grid.to_dict(), "models": self.models.runs(),
-            "sampler": {"grid_guidance": samp.grid_guidance, "snio_at_step": self.config.snio.step(settings.steps),
+            "sampler": {"grid_guidance": samp.grid_guidance,
+                        "snio_at_step": self.config.snio.step(settings.steps),
                         "snio_lr": self.config.snio.lr, "hold_until": samp.hold_until},
             "video": {"file": plan.path.name, "duration_s": plan.duration_s, "events": len(plan.events)},
             "windows": windows_report, "timings_s": timings,
@@ -175,7 +179,8 @@ class SoundtrackPipeline:
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
                     duration_s=plan.duration_s, grid=grid, events=list(plan.events),
                     snio_offsets=[o.offset for o in outs], report=report)
-        yield Update(UpdateKind.DONE, n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid, take=take)
+        yield Update(UpdateKind.DONE, n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid,
+                     take=take)
 
 
 __all__ = ["SoundtrackPipeline"]

@@ -34,7 +34,7 @@ class Take:
     duration_s: float
     grid: BeatGrid  # where the beats were asked to fall (video time)
     events: list[VisualEvent]  # whole-video times
-    snio_offsets: list[Tensor]  # per window, SNIO's move of the latent it optimised: the next take's warm start
+    snio_offsets: list[Tensor]  # per window, SNIO's move of the latent: the next take's warm start
     report: dict
 
 

@@ -109,7 +109,8 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
     t0 = time.perf_counter()
     sampler = Sampler(m.ldm, cond, steps=settings.steps, noise=noise.to(dev), guidance=settings.guidance,
                       scheduler=samp.scheduler, known=known, mask=mask, gridless=gridless,
-                      grid_guidance=samp.grid_guidance, grid_until=samp.grid_until, hold_until=samp.hold_until)
+                      grid_guidance=samp.grid_guidance, grid_until=samp.grid_until,
+                      hold_until=samp.hold_until)
     with torch.no_grad():
         x = sampler.run(sampler.start(), 0, k_snio, callback=lambda info: tick())
         x_k = x + (offset.to(dev) if offset is not None else torch.zeros(LATENT_SHAPE).to(dev))

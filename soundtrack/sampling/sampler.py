@@ -80,7 +80,8 @@ class Sampler:
         grid_steps = int(round(grid_until * steps)) if gridless is not None and grid_guidance else 0
         self.grid_steps = grid_steps
         self.hold_steps = steps if hold_until >= 1.0 else int(round(hold_until * steps))
-        self.denoiser = GuidedDenoiser(model, cond, guidance=guidance, gridless=gridless if grid_steps else None,
+        self.denoiser = GuidedDenoiser(model, cond, guidance=guidance,
+                                       gridless=gridless if grid_steps else None,
                                        grid_guidance=grid_guidance if grid_steps else 0.0)
 
     def guided(self, x: Tensor, t: Tensor, *, grid: bool, cond_grad: bool = False) -> Tensor:

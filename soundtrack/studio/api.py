@@ -25,6 +25,7 @@ from gradio import FileData
 from soundtrack.errors import InputError
 from soundtrack.pipeline import DEFAULT_INSTRUMENTS, Settings, instruments_text
 from soundtrack.studio.controls import settings_from_api
+from soundtrack.studio.state import StudioState
 
 _D = Settings()
 
@@ -43,43 +44,48 @@ def video_path(video: Any) -> Path:
     return Path(video["path"])
 
 
-def generate(video: FileData,
-             tempo: Union[float, str] = "auto",
-             instruments: str = instruments_text(DEFAULT_INSTRUMENTS),
-             balance: float = _D.balance,
-             intensity: float = _D.intensity,
-             key: str = "C",
-             mode: str = _D.mode,
-             seed: int = _D.seed,
-             steps: int = _D.steps,
-             snio_iters: int = _D.snio_iters,
-             guidance: float = _D.guidance) -> tuple[FileData, FileData, FileData, FileData, dict]:
-    """Generate music and sound effects for a video.
+def endpoint(state: StudioState):
+    """The `/generate` API endpoint of a studio (gr.api reads its signature and docstring)."""
 
-    tempo: BPM 60-180 or "auto"; instruments: "piano,strings:0.5" (a family alone weighs 1);
-    balance: 0 music only, 0.5 equal loudness, 1 effects only; intensity 0.6-1; key C..B;
-    mode major/minor; seed; steps (sampler steps, 1-200); snio_iters (noise optimisation
-    iterations, 0-50); guidance 1-15. Returns the video with its new soundtrack (mp4), the
-    mix, the music and the effects (48 kHz stereo WAV) and the report (scores, tempo, loudness,
-    timings; report.json of the CLI).
-    """
-    from soundtrack.output import write_take
-    from soundtrack.studio.live import get_pipeline, studio_dir
+    def generate(video: FileData,
+                 tempo: Union[float, str] = "auto",
+                 instruments: str = instruments_text(DEFAULT_INSTRUMENTS),
+                 balance: float = _D.balance,
+                 intensity: float = _D.intensity,
+                 key: str = "C",
+                 mode: str = _D.mode,
+                 seed: int = _D.seed,
+                 steps: int = _D.steps,
+                 snio_iters: int = _D.snio_iters,
+                 guidance: float = _D.guidance) -> tuple[FileData, FileData, FileData, FileData, dict]:
+        """Generate music and sound effects for a video.
 
-    try:
-        # 1. Check everything before any model loads
-        settings = settings_from_api(tempo=tempo, instruments=instruments, balance=balance, intensity=intensity,
-                                     key=key, mode=mode, seed=seed, steps=steps, snio_iters=snio_iters,
-                                     guidance=guidance)
-        path = video_path(video)
-        # 2. Generate (cold start from the seed: the same arguments give the same take)
-        take = get_pipeline("full")(path, settings)
-        files = write_take(take, _fresh_dir(studio_dir() / "api"), video=path)
-    except InputError as e:
-        raise gr.Error(str(e), print_exception=False) from None
-    report = json.loads(files["report.json"].read_text())  # no {"path": ...} inside: gradio_client would fetch it
-    return (FileData(path=str(files["soundtrack.mp4"])), FileData(path=str(files["mix.wav"])),
-            FileData(path=str(files["music.wav"])), FileData(path=str(files["sfx.wav"])), report)
+        tempo: BPM 60-180 or "auto"; instruments: "piano,strings:0.5" (a family alone weighs 1);
+        balance: 0 music only, 0.5 equal loudness, 1 effects only; intensity 0.6-1; key C..B;
+        mode major/minor; seed; steps (sampler steps, 1-200); snio_iters (noise optimisation
+        iterations, 0-50); guidance 1-15. Returns the video with its new soundtrack (mp4), the
+        mix, the music and the effects (48 kHz stereo WAV) and the report (scores, tempo, loudness,
+        timings; report.json of the CLI).
+        """
+        from soundtrack.output import write_take
+
+        try:
+            # 1. Check everything before any model loads
+            settings = settings_from_api(tempo=tempo, instruments=instruments, balance=balance,
+                                         intensity=intensity, key=key, mode=mode, seed=seed, steps=steps,
+                                         snio_iters=snio_iters, guidance=guidance)
+            path = video_path(video)
+            # 2. Generate (cold start from the seed: the same arguments give the same take)
+            take = state.pipeline("full")(path, settings)
+            files = write_take(take, _fresh_dir(state.takes_dir / "api"), video=path)
+        except InputError as e:
+            raise gr.Error(str(e), print_exception=False) from None
+        # no {"path": ...} inside the report: gradio_client would fetch it
+        report = json.loads(files["report.json"].read_text())
+        return (FileData(path=str(files["soundtrack.mp4"])), FileData(path=str(files["mix.wav"])),
+                FileData(path=str(files["music.wav"])), FileData(path=str(files["sfx.wav"])), report)
+
+    return generate
 
 
 def _fresh_dir(root: Path, keep: int = 8) -> Path:
@@ -91,4 +97,4 @@ def _fresh_dir(root: Path, keep: int = 8) -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
-__all__ = ["generate", "video_path"]
+__all__ = ["endpoint", "video_path"]

@@ -1,8 +1,8 @@
-"""The studio's live loop: one browser session, the shared pipelines, and a run as frames.
+"""The studio's live loop: one browser session, and a run as frames.
 
-    session = Session()
+    session = Session(state.takes_dir)               # state: the process's StudioState
     ticket = session.request()                       # a newer run: the one in flight stops
-    for frame in run(session, ticket, "clip.mp4", Settings(seed=3), warm=True):
+    for frame in run(state, session, ticket, "clip.mp4", Settings(seed=3), warm=True):
         frame.kind       # "preview" per SNIO iteration / window, then "take"; or "stopped"
         frame.spectrogram, frame.audio, frame.scores     # what the page shows live
     session.takes[-1].files["soundtrack.mp4"]
@@ -18,15 +18,13 @@ Warm start. A run with `warm=True` hands the previous take's SNIO offsets to the
 where the last take ended instead of from the seed's own latent, so a moved slider changes
 the take instead of drawing a new one. Generate (`warm=False`) always starts from the seed.
 
-Nothing here imports Gradio; the pipelines load on first use, once per process.
+Nothing here imports Gradio; the pipelines are the StudioState's (soundtrack/studio/state.py).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import shutil
-import tempfile
 import threading
 import uuid
 from collections import deque
@@ -37,72 +35,16 @@ from pathlib import Path
 import numpy as np
 
 from soundtrack.config import AUDIO
-from soundtrack.errors import InputError
-from soundtrack.models.checkpoint import FOLDERS, checkpoint_root
-from soundtrack.pipeline import Settings, SoundtrackPipeline, Take, UpdateKind, load_bundled, remix
+from soundtrack.pipeline import Settings, SoundtrackPipeline, Take, UpdateKind, remix
 from soundtrack.pipeline.settings import write_settings_json
+from soundtrack.studio.state import StudioState
 
-STUDIO_DIR_ENV = "SOUNDTRACK_STUDIO_DIR"  # where takes are written (default: the system temp dir)
 KEEP_TAKES = 3  # per session; older take folders are deleted
 # PREVIEWS: every SNIO iteration of the first window is heard and drawn; after it, one preview
 # per window (when it is sampled), and the other iterations update the status and score curves
 # only. A preview (vocoder + picture) per iteration of every window made a long video's take
 # in the studio slower than `generate` (issue 16).
-VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma"}  # pipeline variant -> diffusion model (models.checkpoint.FOLDERS)
-
-
-# ------------------------------------------------------------------------------------ pipelines
-def has_variant(variant: str) -> bool:
-    """Whether the model folder holds this variant's diffusion model (cheap: no loading)."""
-    return (checkpoint_root() / FOLDERS[VARIANTS[variant]] / "model.safetensors").is_file()
-
-
-_PIPELINES: dict[tuple[str, str], SoundtrackPipeline] = {}
-_PIPELINES_LOCK = threading.Lock()
-
-
-def get_pipeline(variant: str = "full") -> SoundtrackPipeline:
-    """The pipeline of a variant ("full", or "nosdma" the SDMA ablation), loaded once per process."""
-    if variant not in VARIANTS:
-        raise InputError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
-    key = (variant, str(checkpoint_root()))
-    with _PIPELINES_LOCK:
-        if key not in _PIPELINES:
-            try:
-                models = load_bundled(key[1], ldm=VARIANTS[variant])
-            except InputError as e:
-                raise InputError(f"the model is not installed: {e}") from None
-            _PIPELINES[key] = SoundtrackPipeline(models)
-        return _PIPELINES[key]
-
-
-def warm_up() -> bool:
-    """Pay at start-up what the first take would (about 5 s on 2 cores): load the bundled
-    model, then measure the tempo of four seconds of clicks (numba compiles librosa's beat
-    tracker on first use) and draw their spectrogram (matplotlib's first figure), as
-    writing a take does. False, quietly, if the model is not installed: the studio says so
-    when a take is asked for."""
-    try:
-        get_pipeline("full")
-    except InputError:
-        return False
-    from soundtrack.audio.tempo import measure_tempo
-    from soundtrack.plots import spectrogram_png
-
-    clicks = np.zeros(4 * AUDIO.sample_rate, np.float32)
-    clicks[:: AUDIO.sample_rate // 2] = 1.0  # 120 BPM for four seconds
-    _, beats = measure_tempo(clicks)
-    with tempfile.TemporaryDirectory() as tmp:
-        spectrogram_png(Path(tmp) / "warm-up.png", music16=clicks, sfx16=clicks, mix16=clicks, events=[],
-                        beats=beats)
-    return True
-
-
 # ------------------------------------------------------------------------------------- sessions
-def studio_dir() -> Path:
-    return Path(os.environ.get(STUDIO_DIR_ENV) or Path(tempfile.gettempdir()) / "soundtrack-studio")
-
-
 @dataclass(eq=False)
 class TakeRecord:
     """A finished take of a session, as files on disk plus what a warm start needs."""
@@ -130,9 +72,10 @@ class Session:
     copy is the same session, so :meth:`__deepcopy__` returns it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, root: Path) -> None:
+        """root: where the studio writes takes (StudioState.takes_dir); the session's are in root/<id>."""
         self.id = uuid.uuid4().hex
-        self.dir = studio_dir() / self.id
+        self.dir = Path(root) / self.id
         self.takes: deque[TakeRecord] = deque()
         self.pair_id: int | None = None  # the A/B pair on screen
         self._lock = threading.Lock()
@@ -215,7 +158,8 @@ class Frame:
     take: TakeRecord | None = None
 
 
-def run(session: Session, ticket: int, video: str | Path, settings: Settings, *, warm: bool,
+def run(state: StudioState, session: Session, ticket: int, video: str | Path, settings: Settings, *,
+        warm: bool,
         on_progress: Callable[[float, str], None] | None = None) -> Iterator[Frame]:
     """Generate a take for `video`, yielding a preview frame per SNIO iteration and per window.
 
@@ -241,9 +185,10 @@ def run(session: Session, ticket: int, video: str | Path, settings: Settings, *,
                 and dataclasses.replace(prev.settings, balance=settings.balance) == settings):
             yield _remixed(session, prev, settings, on_progress)  # only the balance moved (DECISIONS #36)
             return
-        warm_offsets = prev.snio_offsets if warm and same_video and prev.settings.seed == settings.seed else None
+        same_seed = warm and same_video and prev.settings.seed == settings.seed
+        warm_offsets = prev.snio_offsets if same_seed else None
         # 2. Load (once) and analyse the video (cached by the pipeline)
-        pipe = get_pipeline("full")
+        pipe = state.pipeline("full")
         plan = pipe.plan(video)
         tempo = pipe.resolve_tempo(video, settings)
         start = f"warm start from take {prev.number}" if warm_offsets is not None else f"seed {settings.seed}"
@@ -364,5 +309,4 @@ def take_summary(take: TakeRecord) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Frame", "Session", "TakeRecord", "get_pipeline", "has_variant", "render_preview",
-           "run", "studio_dir", "take_summary", "warm_up"]
+__all__ = ["Frame", "Session", "TakeRecord", "render_preview", "run", "take_summary"]

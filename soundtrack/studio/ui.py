@@ -19,6 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from soundtrack.errors import InputError
+from soundtrack.studio.state import StudioState
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 EXAMPLE_LABELS = {"flashes-and-bounces.mp4": "Flashes and bounces (8 s)", "night-hits.mp4": "Night hits (8 s)",
@@ -58,11 +59,9 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
-def launch_options() -> dict:
+def launch_options(studio: StudioState) -> dict:
     """Keyword arguments of `Blocks.launch` the studio needs (look, and its A/B media folder)."""
-    from soundtrack.studio.listening import media_dir
-
-    media = media_dir()
+    media = studio.media_dir
     media.mkdir(parents=True, exist_ok=True)
     return {"css": CSS, "theme": gr.themes.Soft(), "allowed_paths": [str(media)]}
 
@@ -240,7 +239,7 @@ def _frame_updates(tab: ScoreTab, frame) -> dict:
     return out
 
 
-def _wire_score_tab(tab: ScoreTab) -> None:
+def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
     from soundtrack.music.families import FAMILY_NAMES
     from soundtrack.studio import live
     from soundtrack.pipeline.settings import read_settings_json
@@ -261,7 +260,8 @@ def _wire_score_tab(tab: ScoreTab) -> None:
             def on_progress(p: float, desc: str) -> None:
                 progress(p, desc=desc)
 
-            for frame in live.run(session, ticket, data[tab.video], settings, warm=warm, on_progress=on_progress):
+            for frame in live.run(studio, session, ticket, data[tab.video], settings, warm=warm,
+                                  on_progress=on_progress):
                 yield _frame_updates(tab, frame)
         return run
 
@@ -328,7 +328,7 @@ def _wire_score_tab(tab: ScoreTab) -> None:
 
 
 # ------------------------------------------------------------------------------------ A/B tab
-def _ab_tab(state: gr.State, score: ScoreTab) -> tuple:
+def _ab_tab(state: gr.State, score: ScoreTab, studio: StudioState) -> tuple:
     """Lay out and wire the A/B tab; returns (refresh handler, its outputs) for tab selection."""
     from soundtrack.studio import listening
 
@@ -337,7 +337,7 @@ def _ab_tab(state: gr.State, score: ScoreTab) -> tuple:
                 "Wilson interval). Your votes are kept under an anonymous id for this page.")
     warning = gr.Markdown(visible=False, elem_id="ab-warning")
     with gr.Row(equal_height=True):
-        comparison = gr.Radio(listening.comparisons_available(), value=listening.TAKES, label="Compare",
+        comparison = gr.Radio(listening.comparisons_available(studio), value=listening.TAKES, label="Compare",
                               scale=2, min_width=220)
         make = gr.Button("Make a pair from the current video", variant="primary", min_width=160,
                          elem_id="ab-make")
@@ -355,9 +355,9 @@ def _ab_tab(state: gr.State, score: ScoreTab) -> tuple:
     csv = gr.DownloadButton("Download all votes (csv)", size="md", elem_id="ab-csv")
 
     def results(session) -> dict:
-        store = listening.get_store()
-        path = listening.export_csv(live_session(session).dir / "ab")
-        out = {table: listening.result_rows(), csv: str(path)}
+        store = studio.store()
+        path = listening.export_csv(studio, live_session(session).dir / "ab")
+        out = {table: listening.result_rows(studio), csv: str(path)}
         out[warning] = gr.update(value=f"⚠️ {store.recovered_from}", visible=bool(store.recovered_from))
         return out
 
@@ -372,17 +372,17 @@ def _ab_tab(state: gr.State, score: ScoreTab) -> tuple:
     def make_pair(data: dict, progress=gr.Progress()):
         session = live_session(data[state])
         if data[comparison] == listening.TAKES:
-            pair = listening.pair_from_takes(session)
+            pair = listening.pair_from_takes(studio, session)
         else:
             if not data[score.video]:
                 raise InputError("pick an example or upload a video on the Score tab first")
-            pair = listening.pair_from_models(Path(data[score.video]), score.settings(data),
+            pair = listening.pair_from_models(studio, Path(data[score.video]), score.settings(data),
                                               session.dir / "ab-render",
                                               on_progress=lambda p, d: progress(p, desc=d))
         return show(session, pair, "which soundtrack fits the video better?")
 
     def next_pair(session) -> dict:
-        pair = listening.next_pair(live_session(session).id)
+        pair = listening.next_pair(studio, live_session(session).id)
         return show(session, pair, "which soundtrack fits the video better?" if pair else
                     "No pair left to judge: make one from the current video.")
 
@@ -391,7 +391,7 @@ def _ab_tab(state: gr.State, score: ScoreTab) -> tuple:
         def vote(session, text: str) -> dict:
             if live_session(session).pair_id is None:
                 raise InputError("make a pair or load the next one before voting")
-            store = listening.get_store()
+            store = studio.store()
             pair = store.pair(session.pair_id)
             store.vote(pair.id, choice, comment=text or "", voter=session.id)
             side = pair.side_of(choice)
@@ -440,9 +440,13 @@ def _analysis_tab() -> None:
 
 
 # ------------------------------------------------------------------------------------- the page
-def build_ui() -> gr.Blocks:
-    from soundtrack.studio.api import generate
+def build_ui(studio: StudioState | None = None) -> gr.Blocks:
+    """The studio's page; `studio` is what the process shares between sessions (default: a
+    StudioState from the environment, as app.py makes it)."""
+    from soundtrack.studio.api import endpoint
     from soundtrack.studio.live import Session
+
+    studio = studio or StudioState()
 
     with gr.Blocks(title="soundtrack studio", delete_cache=(600, 900)) as demo:
         session = gr.State(None, delete_callback=_close_session)  # a live.Session, made on page load
@@ -451,11 +455,11 @@ def build_ui() -> gr.Blocks:
             with gr.Tab("Score", id="score"):
                 score = _score_tab(session)
             with gr.Tab("A/B listening", id="ab") as ab_tab:
-                results, result_outputs = _ab_tab(session, score)
+                results, result_outputs = _ab_tab(session, score, studio)
             with gr.Tab("Video analysis", id="analysis"):
                 _analysis_tab()
-        _wire_score_tab(score)
+        _wire_score_tab(score, studio)
         ab_tab.select(results, session, result_outputs, api_visibility="private")
-        gr.api(generate, api_name="generate", concurrency_id=GENERATE)
-        demo.load(Session, None, session, queue=False, api_visibility="private")
+        gr.api(endpoint(studio), api_name="generate", concurrency_id=GENERATE)
+        demo.load(lambda: Session(studio.takes_dir), None, session, queue=False, api_visibility="private")
     return demo

@@ -1,5 +1,6 @@
-"""`python -m soundtrack.evaluate` on the tiny corpus with tiny random runs: every row and
-metric, finite; the table; the RESULTS.md section is replaced in place; bad input exits 2."""
+"""`python -m soundtrack evaluate` (soundtrack/evaluation/ablations.py) on the tiny corpus with tiny
+random runs: every row and metric, finite; the table; the RESULTS.md section is replaced in place;
+bad input exits 2. And the controls table's measures and intervals."""
 from __future__ import annotations
 
 import json
@@ -9,10 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from soundtrack.evaluate import (METRICS, PAIRED, SECTION_BEGIN, SECTION_END, SYSTEMS, evaluate,
-                                 fit_stem_classifier, main, markdown_table, paired_differences,
-                                 write_results_section)
+from soundtrack.evaluation.ablations import RUN_STAGES, evaluate, main
+from soundtrack.evaluation.bootstrap import PAIRED, paired_differences
+from soundtrack.evaluation.leakage import fit_stem_classifier
+from soundtrack.evaluation.report import (METRICS, SECTION_BEGIN, SECTION_END, markdown_table,
+                                          write_results_section)
+from soundtrack.evaluation.systems import SYSTEM_NAMES, SYSTEMS, Generated
 from tests.test_pipeline import export_tiny_runs
+
+ROOT = Path(__file__).resolve().parents[2]
 
 OTHER_TEXT = "# Results\n\nHand-written notes that must survive.\n"
 
@@ -28,8 +34,8 @@ def cli_run(tiny_corpus, runs, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval-out")
     md = out / "RESULTS.md"
     md.write_text(f"{OTHER_TEXT}\n{SECTION_BEGIN}\nstale table\n{SECTION_END}\n\n## Later section\n")
-    argv = ["--corpus", str(tiny_corpus), "--n", "2", "--steps", "2", "--snio-iters", "1", "--json", str(out / "r.json"),
-            "--results-md", str(md), "--no-progress"]
+    argv = ["--corpus", str(tiny_corpus), "--n", "2", "--steps", "2", "--snio-iters", "1",
+            "--json", str(out / "r.json"), "--results-md", str(md), "--no-progress"]
     for key, path in runs.items():
         argv += [f"--{key.replace('_', '-')}", str(path)]
     assert main(argv) == 0
@@ -38,7 +44,7 @@ def cli_run(tiny_corpus, runs, tmp_path_factory):
 
 def test_every_row_and_metric_is_finite(cli_run):
     result, _ = cli_run
-    assert list(result["rows"]) == list(SYSTEMS) and result["skipped"] == {}
+    assert list(result["rows"]) == list(SYSTEM_NAMES) and result["skipped"] == {}
     for row, values in result["rows"].items():
         for key, _ in METRICS:
             if key == "beat_cut" and values[key] is None:  # only when the items have no cuts
@@ -51,7 +57,8 @@ def test_every_row_and_metric_is_finite(cli_run):
     assert real["fad_cvsm_sfx"] == pytest.approx(0, abs=1e-6)
     s = result["settings"]
     assert (s["n"], s["steps"], s["guidance"], s["seed"], s["snio_iters"]) == (2, 2, 3.0, 0, 1)
-    assert 0 <= result["rows"]["full"]["inst_recall"] <= 1 and result["rows"]["real"]["kl_inst"] == pytest.approx(0)
+    assert 0 <= result["rows"]["full"]["inst_recall"] <= 1
+    assert result["rows"]["real"]["kl_inst"] == pytest.approx(0)
     assert set(result["control_scores"]) == {"full", "no_snio", "no_sdma", "two_step"}
     cs = result["control_scores"]
     assert cs["no_snio"]["surrogate_before"] == cs["no_snio"]["surrogate_after"]  # no SNIO: nothing moves
@@ -59,7 +66,7 @@ def test_every_row_and_metric_is_finite(cli_run):
     assert s["torch_threads"] >= 1 and s["machine"] and s["runs"]["ldm_nosdma"].endswith("ldm_nosdma")
     assert result["cvsm_retrieval"]["n_candidates"] == 2  # the tiny test split has 2 items
     table = markdown_table(result)
-    for row in SYSTEMS:
+    for row in SYSTEM_NAMES:
         assert f"| {row} |" in table
     assert set(result["paired"]) == {f"{a}-{b}" for a, b, _ in PAIRED}
     for (a, b, what), (key, d) in zip(PAIRED, result["paired"].items()):
@@ -67,6 +74,21 @@ def test_every_row_and_metric_is_finite(cli_run):
         assert d["sync_f1"]["diff"] == pytest.approx(rows[a]["sync_f1"] - rows[b]["sync_f1"])
         assert d["leak_sfx"]["lo"] <= d["leak_sfx"]["diff"] <= d["leak_sfx"]["hi"]
         assert f"| {what}: {a} − {b} |" in table
+
+
+def test_the_systems_are_one_table_of_small_objects():
+    """Every row names the runs it needs (options of the command), and the generated rows say
+    how their pipeline is built: the diffusion model, SNIO or not, the seed offset."""
+    assert len(set(SYSTEM_NAMES)) == len(SYSTEMS)
+    for system in SYSTEMS:
+        assert set(system.needs) <= set(RUN_STAGES), system
+    generated = {s.name: s for s in SYSTEMS if isinstance(s, Generated)}
+    assert set(generated) == {"full", "no_snio", "no_sdma", "two_step"}
+    assert generated["no_sdma"].ldm == "ldm_nosdma"
+    assert generated["full"].snio and not generated["no_snio"].snio
+    two = generated["two_step"]
+    assert two.music_from == "no_snio" and SYSTEM_NAMES.index("no_snio") < SYSTEM_NAMES.index("two_step")
+    assert two.seed_offset != 0 and two.config == generated["full"].config
 
 
 def test_results_section_is_replaced_in_place(cli_run):
@@ -142,11 +164,11 @@ def test_bad_input_exits_2_with_one_line(tiny_corpus, capsys, args, message):
 
 
 def test_evaluate_controls_runs_and_reports_both_samplings(tmp_path):
-    from soundtrack.evaluate_controls import evaluate_controls, markdown
+    from soundtrack.evaluation.controls import evaluate_controls, markdown
     from tests.test_pipeline import export_tiny_checkpoints
 
     ckpt = export_tiny_checkpoints(tmp_path)
-    video = Path(__file__).resolve().parents[1] / "assets" / "bigbuckbunny.mp4"
+    video = ROOT / "assets" / "bigbuckbunny.mp4"
     result = evaluate_controls(videos=[video], checkpoints=ckpt, n_tempos=2, snio_iters=1, progress=False)
     for name in ("snio", "plain"):
         s = result["summary"][name]
@@ -162,19 +184,19 @@ def test_evaluate_controls_runs_and_reports_both_samplings(tmp_path):
 
 def test_controls_sync_f1_with_and_without_event_free_videos():
     """Onsets on a video without events are false positives of the pooled F1 only."""
-    from soundtrack.evaluate_controls import _summary
+    from soundtrack.evaluation.controls import summarise
 
     def row(hits, ref, est):
         return {"tempo_ok": True, "balance_err_db": 0.0, "sync_hits": hits, "sync_ref": ref, "sync_est": est,
                 "scores": {}}
 
-    s = _summary([row(8, 10, 10), row(0, 0, 6)])
+    s = summarise([row(8, 10, 10), row(0, 0, 6)])
     assert s["sync_f1_with_events"] == pytest.approx(0.8)
     assert s["sync_f1"] == pytest.approx(2 * 0.5 * 0.8 / 1.3)
 
 
 def test_controls_paired_intervals_separate_a_real_gain_from_none():
-    from soundtrack.evaluate_controls import paired_intervals
+    from soundtrack.evaluation.controls import paired_intervals
 
     def row(ok, hits):
         return {"tempo_ok": ok, "balance_err_db": 0.5, "sync_hits": hits, "sync_ref": 4, "sync_est": 4}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.test_pipeline import export_tiny_checkpoints
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = ("total_s_10s", "total_s_60s", "snio_iter_s", "first_preview_s", "cold_start_s", "peak_rss_mb",
             "seed_baseline_s_10s", "speedup")
 

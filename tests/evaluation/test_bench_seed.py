@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from soundtrack.bench_seed import (
+from soundtrack.evaluation.bench_seed import (
     CONFIGS,
     MUSICLDM_LATENT,
     OUR_LATENT,

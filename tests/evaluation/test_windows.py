@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from soundtrack.evaluate_windows import SR, main, measure, on_grid, seam_change
+from soundtrack.config import AUDIO
+from soundtrack.evaluation.windows import main, measure, on_grid, seam_change
+
+SR = AUDIO.sample_rate
 
 
 def clicks(bpm: float, seconds: float, *, shift_after: float | None = None,
@@ -48,7 +50,7 @@ def test_a_beat_that_jumps_at_a_seam_leaves_the_grid():
 
 
 def test_windows_run_end_to_end_and_the_ablation_changes_only_later_windows(tiny_corpus, tmp_path):
-    from soundtrack.evaluate_windows import evaluate_windows, markdown
+    from soundtrack.evaluation.windows import evaluate_windows, markdown
     from tests.test_pipeline import export_tiny_checkpoints
 
     ckpt = export_tiny_checkpoints(tmp_path)

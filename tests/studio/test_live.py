@@ -11,6 +11,7 @@ from soundtrack.errors import InputError
 from soundtrack.pipeline import Settings
 from soundtrack.pipeline.settings import read_settings_json
 from soundtrack.studio import controls, live
+from soundtrack.studio.state import StudioState
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "assets" / "night-hits.mp4"  # 8.0 s
@@ -72,8 +73,8 @@ def test_settings_json_round_trip_and_cli_format(tmp_path: Path) -> None:
         read_settings_json(tmp_path / "odd.json")
 
 
-def test_a_newer_request_supersedes_queued_and_running_runs() -> None:
-    session = live.Session()
+def test_a_newer_request_supersedes_queued_and_running_runs(tmp_path: Path) -> None:
+    session = live.Session(tmp_path)
     first = session.request()
     second = session.request()
     assert session.claim(first) is None  # superseded while queued: never starts
@@ -85,35 +86,49 @@ def test_a_newer_request_supersedes_queued_and_running_runs() -> None:
     assert not session.started  # no take yet, nothing in flight
 
 
-def test_warm_up_loads_the_model_at_start_and_is_quiet_without_one(tiny_checkpoints: Path, tmp_path: Path,
-                                                                    monkeypatch) -> None:
-    from soundtrack.models.checkpoint import checkpoint_root
+def test_warm_up_loads_the_model_at_start_and_is_quiet_without_one(tiny_checkpoints: Path,
+                                                                    tmp_path: Path) -> None:
+    assert StudioState(checkpoints=tmp_path / "no-model").warm_up() is False  # the studio still starts
+    studio = StudioState(checkpoints=tiny_checkpoints)
+    assert not studio.loaded("full")
+    assert studio.warm_up() is True
+    assert studio.loaded("full")  # the first take finds it loaded
+    assert not StudioState(checkpoints=tiny_checkpoints).loaded("full")  # no process-wide cache
 
-    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tmp_path / "no-model"))
-    assert live.warm_up() is False  # the studio still starts; a take request says what is missing
-    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tiny_checkpoints))
-    assert live.warm_up() is True
-    assert ("full", str(checkpoint_root())) in live._PIPELINES  # the first take finds it loaded
+
+def test_the_state_reads_its_folders_from_the_environment_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tmp_path / "models"))
+    monkeypatch.setenv("SOUNDTRACK_STUDIO_DIR", str(tmp_path / "takes"))
+    monkeypatch.setenv("SOUNDTRACK_AB_DB", str(tmp_path / "votes.sqlite"))
+    studio = StudioState()
+    monkeypatch.setenv("SOUNDTRACK_STUDIO_DIR", str(tmp_path / "elsewhere"))
+    assert (studio.checkpoints, studio.takes_dir, studio.ab_db) == (tmp_path / "models", tmp_path / "takes",
+                                                                   tmp_path / "votes.sqlite")
+    assert studio.media_dir == tmp_path / "votes-media"
 
 
 @pytest.fixture()
-def studio_env(tiny_checkpoints: Path, tmp_path: Path, monkeypatch):
-    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tiny_checkpoints))
-    monkeypatch.setenv(live.STUDIO_DIR_ENV, str(tmp_path / "takes"))
-    monkeypatch.setenv("SOUNDTRACK_AB_DB", str(tmp_path / "ab.sqlite"))
+def studio_env(tiny_checkpoints: Path, tmp_path: Path):
+    """A folder for everything the studio writes, and the StudioState that writes there."""
     return tmp_path
 
 
-def _run(session: live.Session, settings: Settings, *, warm: bool) -> list[live.Frame]:
-    return list(live.run(session, session.request(), CLIP, settings, warm=warm))
+@pytest.fixture()
+def studio(studio_env: Path, tiny_checkpoints: Path) -> StudioState:
+    return StudioState(checkpoints=tiny_checkpoints, takes_dir=studio_env / "takes",
+                       ab_db=studio_env / "ab.sqlite")
 
 
-def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(studio_env) -> None:
+def _run(studio: StudioState, session: live.Session, settings: Settings, *, warm: bool) -> list[live.Frame]:
+    return list(live.run(studio, session, session.request(), CLIP, settings, warm=warm))
+
+
+def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(studio_env, studio) -> None:
     import soundfile as sf
 
-    session = live.Session()
+    session = live.Session(studio.takes_dir)
     settings = Settings(seed=5, tempo=110, **FAST)
-    frames = _run(session, settings, warm=False)
+    frames = _run(studio, session, settings, warm=False)
     kinds = [f.kind for f in frames]
     assert kinds == ["preview", "preview", "preview", "take"]  # SNIO iterations 0 and 1, the sample, the take
     for f in frames[:-1]:
@@ -129,51 +144,51 @@ def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(stud
     # the downloaded settings, restored and generated again from the seed: the same audio
     restored, video, warm, remixed = read_settings_json(take.files["settings.json"])
     assert (restored, video, warm, remixed) == (settings, CLIP.name, False, None)
-    again = _run(live.Session(), restored, warm=False)[-1].take
+    again = _run(studio, live.Session(studio.takes_dir), restored, warm=False)[-1].take
     a, _ = sf.read(take.files["mix.wav"])
     b, _ = sf.read(again.files["mix.wav"])
     assert a.shape == b.shape and np.array_equal(a, b)
 
 
-def test_a_take_of_a_video_without_events_says_its_effects_follow_nothing(studio_env) -> None:
+def test_a_take_of_a_video_without_events_says_its_effects_follow_nothing(studio_env, studio) -> None:
     hint = "No cuts, flashes or impacts were found"
-    with_events = _run(live.Session(), Settings(seed=1, **FAST), warm=False)[-1]
+    with_events = _run(studio, live.Session(studio.takes_dir), Settings(seed=1, **FAST), warm=False)[-1]
     assert with_events.take.report["video"]["events"] > 0 and hint not in with_events.status
-    session = live.Session()
-    frames = list(live.run(session, session.request(), ROOT / "assets" / "bigbuckbunny.mp4",
+    session = live.Session(studio.takes_dir)
+    frames = list(live.run(studio, session, session.request(), ROOT / "assets" / "bigbuckbunny.mp4",
                            Settings(seed=1, **FAST), warm=False))
     assert frames[-1].take.report["video"]["events"] == 0 and hint in frames[-1].status
 
 
-def test_moving_a_control_reoptimises_the_last_take_warm(studio_env) -> None:
+def test_moving_a_control_reoptimises_the_last_take_warm(studio_env, studio) -> None:
     import torch
 
-    session = live.Session()
-    first = _run(session, Settings(seed=2, **FAST), warm=True)[-1].take  # nothing to warm from yet
+    session = live.Session(studio.takes_dir)
+    first = _run(studio, session, Settings(seed=2, **FAST), warm=True)[-1].take  # nothing to warm from yet
     assert first.warm_from is None
     moved = Settings(seed=2, intensity=0.65, **FAST)
-    frames = _run(session, moved, warm=True)
+    frames = _run(studio, session, moved, warm=True)
     second = frames[-1].take
     assert second.warm_from == 1 and "warm start from take 1" in frames[0].status
     assert json.loads(second.files["settings.json"].read_text())["warm_start"] is True
-    cold = _run(live.Session(), moved, warm=False)[-1].take
+    cold = _run(studio, live.Session(studio.takes_dir), moved, warm=False)[-1].take
     # warm: SNIO went on from the first take's noise, so the optimised noise differs from a cold start
     assert not torch.equal(second.snio_offsets[0], cold.snio_offsets[0])
     # the same settings again: nothing to do
-    assert [f.kind for f in _run(session, moved, warm=True)] == ["unchanged"]
+    assert [f.kind for f in _run(studio, session, moved, warm=True)] == ["unchanged"]
     # another seed starts from that seed's noise even when warm
-    assert _run(session, Settings(seed=9, **FAST), warm=True)[-1].take.warm_from is None
+    assert _run(studio, session, Settings(seed=9, **FAST), warm=True)[-1].take.warm_from is None
 
 
-def test_moving_only_the_balance_remixes_the_last_takes_stems(studio_env) -> None:
+def test_moving_only_the_balance_remixes_the_last_takes_stems(studio_env, studio) -> None:
     """DECISIONS #36: the mixer meets the slider exactly, so a balance move needs no generation."""
     import soundfile as sf
 
     from soundtrack.audio.mix import loudness_lufs
 
-    session = live.Session()
-    first = _run(session, Settings(seed=4, **FAST), warm=False)[-1].take
-    frames = _run(session, Settings(seed=4, balance=0.8, **FAST), warm=True)
+    session = live.Session(studio.takes_dir)
+    first = _run(studio, session, Settings(seed=4, **FAST), warm=False)[-1].take
+    frames = _run(studio, session, Settings(seed=4, balance=0.8, **FAST), warm=True)
     assert [f.kind for f in frames] == ["take"]  # no SNIO iteration, no sampler step
     second = frames[0].take
     assert second.remixed_from == 1 and second.warm_from is None and "stems of take 1" in frames[0].status
@@ -190,16 +205,16 @@ def test_moving_only_the_balance_remixes_the_last_takes_stems(studio_env) -> Non
     assert abs(loudness_lufs(sfx.T, sr) - loudness_lufs(music.T, sr) - 20 * np.log10(4)) < 0.5
     assert first.take is None and second.take is not None  # only the last take keeps its stems
     # a re-mix of a re-mix still names the generation's balance; another control generates again
-    third = _run(session, Settings(seed=4, balance=0.3, **FAST), warm=True)[-1].take
+    third = _run(studio, session, Settings(seed=4, balance=0.3, **FAST), warm=True)[-1].take
     assert third.remixed_from == 2 and third.report["remixed_from_balance"] == 0.5
-    fourth = _run(session, Settings(seed=4, balance=0.3, tempo=90, **FAST), warm=True)[-1].take
+    fourth = _run(studio, session, Settings(seed=4, balance=0.3, tempo=90, **FAST), warm=True)[-1].take
     assert fourth.remixed_from is None and fourth.warm_from == 3
 
 
-def test_a_newer_request_stops_the_run_in_flight(studio_env) -> None:
-    session = live.Session()
+def test_a_newer_request_stops_the_run_in_flight(studio_env, studio) -> None:
+    session = live.Session(studio.takes_dir)
     frames = []
-    for frame in live.run(session, session.request(), CLIP, Settings(seed=1, **FAST), warm=False):
+    for frame in live.run(studio, session, session.request(), CLIP, Settings(seed=1, **FAST), warm=False):
         frames.append(frame)
         if len(frames) == 1:
             session.request()  # as if a slider moved during the first SNIO iteration
@@ -207,67 +222,69 @@ def test_a_newer_request_stops_the_run_in_flight(studio_env) -> None:
     assert not session.takes and not session.started
 
 
-def test_a_session_keeps_its_last_takes_only(studio_env) -> None:
-    session = live.Session()
+def test_a_session_keeps_its_last_takes_only(studio_env, studio) -> None:
+    session = live.Session(studio.takes_dir)
     dirs = []
     for seed in range(live.KEEP_TAKES + 1):
-        dirs.append(_run(session, Settings(seed=seed, steps=1, snio_iters=0), warm=False)[-1].take.dir)
+        settings = Settings(seed=seed, steps=1, snio_iters=0)
+        dirs.append(_run(studio, session, settings, warm=False)[-1].take.dir)
     assert [t.number for t in session.takes] == list(range(2, live.KEEP_TAKES + 2))
     assert not dirs[0].exists() and all(d.is_dir() for d in dirs[1:])
     session.close()
     assert not session.dir.exists()
 
 
-def test_a_missing_model_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tmp_path / "nothing"))
-    monkeypatch.setenv(live.STUDIO_DIR_ENV, str(tmp_path / "takes"))
+def test_a_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    studio = StudioState(checkpoints=tmp_path / "nothing", takes_dir=tmp_path / "takes")
     with pytest.raises(InputError, match="the model is not installed: no trained vae"):
-        _run(live.Session(), Settings(**FAST), warm=False)
+        _run(studio, live.Session(studio.takes_dir), Settings(**FAST), warm=False)
 
 
-def test_ab_pairs_from_takes_and_from_the_sdma_ablation(studio_env) -> None:
+def test_ab_pairs_from_takes_and_from_the_sdma_ablation(studio_env, studio) -> None:
     from soundtrack.studio import listening
 
-    session = live.Session()
-    _run(session, Settings(seed=4, **FAST), warm=False)
+    session = live.Session(studio.takes_dir)
+    _run(studio, session, Settings(seed=4, **FAST), warm=False)
     with pytest.raises(InputError, match="make two takes of the same video first"):
-        listening.pair_from_takes(session)
-    _run(session, Settings(seed=4, balance=0.2, **FAST), warm=True)
-    takes = listening.pair_from_takes(session)
+        listening.pair_from_takes(studio, session)
+    _run(studio, session, Settings(seed=4, balance=0.2, **FAST), warm=True)
+    takes = listening.pair_from_takes(studio, session)
     assert (takes.comparison, takes.a_label, takes.b_label) == (listening.TAKES, "newer take", "older take")
     assert takes.a_settings["take"] == 2 and takes.b_settings["take"] == 1 and takes.a_settings["balance"] == 0.2
     # the pair keeps its own copies: they outlive the session's takes
-    assert all(Path(m).parent == listening.media_dir() and Path(m).is_file() for m in (takes.a_media, takes.b_media))
+    assert all(Path(m).parent == studio.media_dir and Path(m).is_file()
+               for m in (takes.a_media, takes.b_media))
 
-    assert listening.comparisons_available() == [listening.TAKES, listening.SDMA]  # the tiny folder has ldm-nosdma
-    sdma = listening.pair_from_models(CLIP, Settings(seed=4, **FAST), studio_env / "render")
+    assert listening.comparisons_available(studio) == [listening.TAKES, listening.SDMA]  # tiny has ldm-nosdma
+    sdma = listening.pair_from_models(studio, CLIP, Settings(seed=4, **FAST), studio_env / "render")
     assert (sdma.a_settings["model"], sdma.b_settings["model"]) == ("ldm", "ldm-nosdma")
     assert Path(sdma.a_media).read_bytes() != Path(sdma.b_media).read_bytes()
     assert not (studio_env / "render").exists()
 
     # a listener judges both; the table and the CSV count the votes by condition
-    store = listening.get_store()
-    assert listening.next_pair("listener").id == takes.id
+    store = studio.store()
+    assert listening.next_pair(studio, "listener").id == takes.id
     store.vote(takes.id, takes.choice_for("A"), voter="listener")
-    assert listening.next_pair("listener").id == sdma.id
+    assert listening.next_pair(studio, "listener").id == sdma.id
     store.vote(sdma.id, "none", comment="same to me", voter="listener")
-    assert listening.next_pair("listener") is None
-    rows = {r[0]: r for r in listening.result_rows()}
+    assert listening.next_pair(studio, "listener") is None
+    rows = {r[0]: r for r in listening.result_rows(studio)}
     assert rows[listening.TAKES][3:] == [1, 1, 0, 0, "100%", "21-100%"]
     assert rows[listening.SDMA][3:] == [1, 0, 0, 1, "n/a", "n/a"]
-    csv = listening.export_csv(studio_env / "csv").read_text()
+    csv = listening.export_csv(studio, studio_env / "csv").read_text()
     assert csv.count("\n") == 3 and "same to me" in csv
 
 
-def test_a_long_video_previews_its_first_window_at_every_iteration_then_once_per_window(studio_env,
+def test_a_long_video_previews_its_first_window_at_every_iteration_then_once_per_window(studio_env, studio,
                                                                                        tmp_path) -> None:
     """live.PREVIEWS: after the first window, SNIO iterations update the status and the score curves
     only (no vocoder pass, no picture), so a long take in the studio costs what `generate` costs."""
     from tests.test_generate import flashing_video
 
     video = flashing_video(tmp_path / "long.mp4", 12.0)  # two windows
-    session = live.Session()
-    frames = list(live.run(session, session.request(), video, Settings(seed=2, tempo=100, **FAST), warm=False))
+    session = live.Session(studio.takes_dir)
+    settings = Settings(seed=2, tempo=100, **FAST)
+    frames = list(live.run(studio, session, session.request(), video, settings, warm=False))
     kinds = [f.kind for f in frames]
     # window 1: SNIO iterations 0, 1 and the sample previewed; window 2: iterations as progress, the sample
     assert kinds == ["preview", "preview", "preview", "progress", "progress", "preview", "take"]
