@@ -18,18 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
-from soundtrack.audio.io import write_wav
 from soundtrack.audio.tempo import measure_tempo
 from soundtrack.errors import InputError
 from soundtrack.pipeline.take import Take
 from soundtrack.plots import spectrogram_png
-from soundtrack.video.mux import mux
 
 OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png", "report.json")
 
 
 def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[str, Path]:
     """Write the six output files of a take into `out_dir` (created if missing)."""
+    from soundtrack.audio.io import write_wav
+    from soundtrack.video.mux import mux  # looked up at call time: tests make it fail
+
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {out} exists and is not a folder")

@@ -388,9 +388,10 @@ def test_model_weights_are_read_with_safetensors():
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if ".load_state_dict(" in line:
                 where = f"{path.relative_to(ROOT)}:{number}"
-                # train.py: resuming from last.pt (torch.load with weights_only=True, checked above)
+                # training/loop.py: resuming from last.pt (torch.load with weights_only=True, checked above)
                 # and a fine-tune's start, whose `state` is safetensors' load_file of another run
-                resume = path.name == "train.py" and line.strip() in (
+                in_loop = path.relative_to(ROOT).as_posix() == "soundtrack/training/loop.py"
+                resume = in_loop and line.strip() in (
                     'model.load_state_dict(state["model"])', 'opt.load_state_dict(state["opt"])',
                     "model.load_state_dict(state, strict=False)")
                 ok = "load_state_dict(load_file(" in line or resume
