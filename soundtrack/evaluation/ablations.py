@@ -82,9 +82,10 @@ class Loaded(NamedTuple):
 
 
 def load_for(systems: list[System], run_dirs: dict[str, Path], have: dict[str, bool]) -> Loaded:
-    """The models `systems` and the metrics use. Each generator is assembled by
-    soundtrack.pipeline.load_models; the other rows and the metrics share the first one's CVSM
-    and decoder, or load them alone where no generator runs."""
+    """The models `systems` and the metrics use. The first generator is assembled by
+    soundtrack.pipeline.load_models, the others by `Models.with_ldm` (their own diffusion model,
+    the first one's codec and CVSM); the other rows and the metrics share that CVSM and decoder,
+    or load them alone where no generator runs."""
     from soundtrack.models.cvsm import load_cvsm
     from soundtrack.models.instruments import load_instrument_judge
     from soundtrack.models.vae import load_vae
@@ -92,10 +93,12 @@ def load_for(systems: list[System], run_dirs: dict[str, Path], have: dict[str, b
     from soundtrack.pipeline import load_models
 
     keys = [k for k in ("ldm", "ldm_nosdma") if any(isinstance(s, Generated) and s.ldm == k for s in systems)]
-    generators = {k: load_models(vae_run=run_dirs["vae"], vocoder_run=run_dirs["vocoder"],
-                                 cvsm_run=run_dirs["cvsm"], ldm_run=run_dirs[k],
-                                 instruments_run=run_dirs["instruments"] if have["instruments"] else None)
-                  for k in keys}
+    generators = {}
+    for k in keys:  # the first generator loads everything; the others only their diffusion model
+        generators[k] = (next(iter(generators.values())).with_ldm(run_dirs[k]) if generators else
+                         load_models(vae_run=run_dirs["vae"], vocoder_run=run_dirs["vocoder"],
+                                     cvsm_run=run_dirs["cvsm"], ldm_run=run_dirs[k],
+                                     instruments_run=run_dirs["instruments"] if have["instruments"] else None))
     judge = load_instrument_judge(run_dirs["judge"]) if have["judge"] else None
     if generators:
         first = next(iter(generators.values()))

@@ -6,6 +6,7 @@ result (the studio's :class:`~soundtrack.studio.state.StudioState`).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,13 @@ class Models:
             runs["instruments"] = str(self.instruments_run)
         return runs
 
+    def with_ldm(self, ldm_run: Path | str) -> Models:
+        """The same codec, CVSM and classifier with another diffusion model (an ablation beside the
+        full model: only its UNet is loaded; the other modules are shared, frozen)."""
+        ldm_run = _require_run(Path(ldm_run), "ldm")
+        return dataclasses.replace(self, ldm=_load_ldm_for(self.cvsm, ldm_run, cvsm_run=self.cvsm_run,
+                                                           device=self.device), ldm_run=ldm_run)
+
 
 def _require_run(run: Path, stage: str) -> Path:
     run = Path(run)
@@ -46,6 +54,18 @@ def _require_run(run: Path, stage: str) -> Path:
         raise InputError(f"no trained {stage} in {run} (need config.json and model.safetensors): "
                          f"python -m soundtrack.training {stage} --run-dir {run}")
     return run
+
+
+def _load_ldm_for(cvsm: torch.nn.Module, ldm_run: Path, *, cvsm_run: Path,
+                  device: torch.device) -> torch.nn.Module:
+    """The diffusion model of `ldm_run`, frozen, checked against the CVSM whose tokens it reads."""
+    from soundtrack.models.ldm import load_ldm
+
+    ldm = load_ldm(ldm_run, device=device)
+    if cvsm.cfg.token_dim != ldm.cfg.video_dim:
+        raise InputError(f"the CVSM run {cvsm_run} gives {cvsm.cfg.token_dim}-wide tokens but the LDM "
+                         f"run {ldm_run} expects {ldm.cfg.video_dim}: pair the runs trained together")
+    return ldm.eval().requires_grad_(False)
 
 
 def load_models(*, vae_run: Path | str, vocoder_run: Path | str, cvsm_run: Path | str,
@@ -58,7 +78,6 @@ def load_models(*, vae_run: Path | str, vocoder_run: Path | str, cvsm_run: Path 
     """
     from soundtrack.models.cvsm import load_cvsm
     from soundtrack.models.instruments import load_instrument_classifier
-    from soundtrack.models.ldm import load_ldm
     from soundtrack.models.vae import load_vae
     from soundtrack.models.vocoder import load_vocoder
 
@@ -66,10 +85,7 @@ def load_models(*, vae_run: Path | str, vocoder_run: Path | str, cvsm_run: Path 
     runs = {stage: _require_run(Path(run), stage) for stage, run in
             (("vae", vae_run), ("vocoder", vocoder_run), ("cvsm", cvsm_run), ("ldm", ldm_run))}
     cvsm = load_cvsm(runs["cvsm"]).to(device)
-    ldm = load_ldm(runs["ldm"], device=device)
-    if cvsm.cfg.token_dim != ldm.cfg.video_dim:
-        raise InputError(f"the CVSM run {runs['cvsm']} gives {cvsm.cfg.token_dim}-wide tokens but the LDM "
-                         f"run {runs['ldm']} expects {ldm.cfg.video_dim}: pair the runs trained together")
+    ldm = _load_ldm_for(cvsm, runs["ldm"], cvsm_run=runs["cvsm"], device=device)
     vae, vocoder = load_vae(runs["vae"], device=device), load_vocoder(runs["vocoder"], device=device)
     classifier = None
     if instruments_run is not None and (Path(instruments_run) / "model.safetensors").is_file():

@@ -73,10 +73,6 @@ class SoundtrackPipeline:
             self._plans[key] = prepare_video(path)
         return self._plans[key]
 
-    def resolve_tempo(self, video: Path | str, settings: Settings) -> float:
-        """The tempo a take of `video` is conditioned on: the request's, or the picture's (auto)."""
-        return self.plan(video).auto_tempo if settings.tempo == "auto" else float(settings.tempo)
-
     def preview_wave(self, update: Update) -> np.ndarray:
         """(T,) float32 16 kHz mono preview of an update's window: its music and effects mels
         vocoded and summed (the studio's live audio)."""
@@ -112,7 +108,7 @@ class SoundtrackPipeline:
         plan = self.plan(video)
         timings["analyse"] = time.perf_counter() - t_start
         # 2. The tempo (auto: the picture's), the controls and the beat grid (sdma.md eq. 2e)
-        tempo = self.resolve_tempo(video, settings)
+        tempo = plan.tempo_for(settings.tempo)
         controls = settings.controls(tempo)
         grid = plan.beat_grid(tempo)
         windows = plan.windows
@@ -153,7 +149,7 @@ class SoundtrackPipeline:
                 yield Update(UpdateKind.WINDOW, win.index, n_win, done[0] / work, scores=out.report["output"],
                              iteration=settings.snio_iters, music_mel=out.music_mel[0],
                              sfx_mel=out.sfx_mel[0],
-                             grid=grid, window_start_s=win.start_s)
+                             grid=grid)
         # 5. Join the windows (crossfade over the overlap) and cut to the video's length
         t0 = time.perf_counter()
         n_out = int(round(plan.duration_s * AUDIO.sample_rate))

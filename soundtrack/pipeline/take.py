@@ -52,7 +52,6 @@ class Update:
     sfx_mel: Tensor | None = None
     grid: BeatGrid | None = None  # the beat grid the music is conditioned on (video time)
     take: Take | None = None
-    window_start_s: float = 0.0  # where the current window starts in the video
 
 
 __all__ = ["Take", "Update", "UpdateKind"]

@@ -81,7 +81,7 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
     Cancelled); cancel: a threading.Event SNIO checks between iterations.
     """
     m, dev, samp = models, models.device, config.sampler
-    timings = dict.fromkeys(("cvsm", "sample", "snio", "decode", "vocode"), 0.0)
+    timings: dict[str, float] = {}
     snio_cfg = dataclasses.replace(config.snio, iters=settings.snio_iters)
     k_snio = snio_cfg.step(settings.steps)  # SNIO optimises the latent before this sampler step
     # 1. This window's video tokens, CVSM video embedding and conditions (cvsm.md eq. 1a; sdma.md eq. 2)
@@ -90,10 +90,11 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
         enc = m.cvsm.video(torch.from_numpy(inputs.features)[None].float().to(dev),
                            torch.from_numpy(inputs.thumbs)[None].to(dev))
         beat_pos = torch.from_numpy(inputs.beat_pos)[None].to(dev)  # (1, 256)
-        cond = m.ldm.encode_conditions(video_tokens=enc.tokens, beat_pos=beat_pos, **controls.tensors(dev))
-        gridless = (m.ldm.encode_conditions(video_tokens=enc.tokens, **controls.tensors(dev))
+        wanted = controls.tensors(dev)
+        cond = m.ldm.encode_conditions(video_tokens=enc.tokens, beat_pos=beat_pos, **wanted)
+        gridless = (m.ldm.encode_conditions(video_tokens=enc.tokens, **wanted)
                     if samp.grid_guidance else None)  # eq. (14b)
-    timings["cvsm"] += time.perf_counter() - t0
+    timings["cvsm"] = time.perf_counter() - t0
     targets = ScoreTargets.make(tempo_bpm=controls.tempo_bpm, instruments=controls.instruments,
                                 balance=settings.balance, events_s=list(inputs.events_s),
                                 n_frames=TIMING.mel_frames, heard=inputs.heard, weights=config.weights)
@@ -113,10 +114,12 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
                       hold_until=samp.hold_until)
     with torch.no_grad():
         x = sampler.run(sampler.start(), 0, k_snio, callback=lambda info: tick())
-        x_k = x + (offset.to(dev) if offset is not None else torch.zeros(LATENT_SHAPE).to(dev))
-        if k_snio == 0 and offset is not None:  # the starting noise stays on its Gaussian shell (eq. 11)
-            x_k = project_to_shell(x_k)
-    timings["sample"] += time.perf_counter() - t0
+        x_k = x
+        if offset is not None:  # warm start: go on from where the last take's SNIO ended
+            x_k = x + offset.to(dev)
+            if k_snio == 0:  # the starting noise stays on its Gaussian shell (eq. 11)
+                x_k = project_to_shell(x_k)
+    timings["sample"] = time.perf_counter() - t0
     # 4. SNIO on the latent x_{t_k} (Algorithm 1), streamed
     t0 = time.perf_counter()
     history = []
@@ -125,8 +128,8 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
         history.append(it.scores)
         x_k = it.x
         yield Update(UpdateKind.SNIO, inputs.index, n_windows, tick(), scores=it.scores, iteration=it.iter,
-                     music_mel=it.music_mel, sfx_mel=it.sfx_mel, grid=grid, window_start_s=inputs.start_s)
-    timings["snio"] += time.perf_counter() - t0
+                     music_mel=it.music_mel, sfx_mel=it.sfx_mel, grid=grid)
+    timings["snio"] = time.perf_counter() - t0
     # 5. The rest of the sampler from the optimised latent
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -137,12 +140,12 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
     with torch.no_grad():
         music_mel, sfx_mel = decode_stems(m.vae, z, m.ldm.latent_scale)  # (1, 64, 1024) each
         final = scorer(music_mel, sfx_mel, targets, video_embed=enc.embed)
-    timings["decode"] += time.perf_counter() - t0
+    timings["decode"] = time.perf_counter() - t0
     # 7. Vocode both stems in one batch
     t0 = time.perf_counter()
     with torch.no_grad():
         wave = vocode(m.vocoder, torch.cat([music_mel, sfx_mel])).float().cpu().numpy()  # (2, 163840)
-    timings["vocode"] += time.perf_counter() - t0
+    timings["vocode"] = time.perf_counter() - t0
     report = {"window": inputs.index, "start_s": inputs.start_s, "events": len(inputs.events_s),
               "heard_s": inputs.heard / TIMING.mel_fps,
               "snio_surrogate": {"before": history[0], "after": history[-1]},

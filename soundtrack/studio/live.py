@@ -190,7 +190,7 @@ def run(state: StudioState, session: Session, ticket: int, video: str | Path, se
         # 2. Load (once) and analyse the video (cached by the pipeline)
         pipe = state.pipeline("full")
         plan = pipe.plan(video)
-        tempo = pipe.resolve_tempo(video, settings)
+        tempo = plan.tempo_for(settings.tempo)
         start = f"warm start from take {prev.number}" if warm_offsets is not None else f"seed {settings.seed}"
         preview_dir = session.dir / "preview"
         shutil.rmtree(preview_dir, ignore_errors=True)

@@ -61,8 +61,10 @@ class StudioState:
             raise InputError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
         with self._lock:
             if variant not in self._pipelines:
+                loaded = next(iter(self._pipelines.values()), None)  # its codec and CVSM serve every variant
                 try:
-                    models = load_bundled(self.checkpoints, ldm=VARIANTS[variant])
+                    models = (loaded.models.with_ldm(self.checkpoints / FOLDERS[VARIANTS[variant]]) if loaded
+                              else load_bundled(self.checkpoints, ldm=VARIANTS[variant]))
                 except InputError as e:
                     raise InputError(f"the model is not installed: {e}") from None
                 self._pipelines[variant] = SoundtrackPipeline(models)

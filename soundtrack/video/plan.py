@@ -4,6 +4,7 @@
     plan.windows                              # [Window(start_frame=0, ...), Window(192, ...), ...]
     video, thumbs = plan.window_inputs(w)     # (256, 14) float32, (256, 3, 32, 32) uint8
     plan.auto_tempo                           # BPM from the cut and motion rhythm
+    plan.tempo_for("auto")                    # the same; a number stays itself
     grid = plan.beat_grid(bpm)                # beats on the picture's pulse, downbeats on its cuts
     plan.window_beats(grid, w)                # (256,) beat position per latent frame
 
@@ -13,6 +14,7 @@ run past the end of the video, whose final frame is then held.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,9 +72,14 @@ class VideoPlan:
         t0, t1 = window.start_s, window.start_s + CLIP.seconds
         return [VisualEvent(e.time - t0, e.type, e.x, e.strength) for e in self.events if t0 <= e.time < t1]
 
-    @property
+    @functools.cached_property
     def auto_tempo(self) -> float:
+        """BPM from the picture's cut and motion rhythm (computed once per plan)."""
         return auto_tempo(self.onset, fps=VIDEO.analysis_fps)
+
+    def tempo_for(self, tempo: float | str) -> float:
+        """The tempo a take is conditioned on: the requested BPM, or the picture's for "auto"."""
+        return self.auto_tempo if tempo == "auto" else float(tempo)
 
     def beat_grid(self, bpm: float) -> BeatGrid:
         """The grid at `bpm` whose beats fall on the picture's pulse and downbeats on its cuts."""
