@@ -1,9 +1,8 @@
 """Render a composed piece through a real General MIDI soundfont (tinysoundfont).
 
-Three soundfonts are known: TimGM6mb (shipped inside the pretty_midi wheel, GPL-2) and
-FluidR3_GM (Debian `fluid-soundfont-gm`, MIT), which the corpus draws from, and MuseScore
-General (Debian `musescore-general-soundfont`, MIT; an SF3 that takes ~3.5 s and ~2.5 GB to
-load), which only SNIO's instrument classifier hears (`soundtrack.corpus.rerender`).
+The corpus draws from TimGM6mb and FluidR3_GM; MuseScore General is heard only by SNIO's
+instrument classifier (`soundtrack.corpus.rerender`). The table of known soundfonts and their
+install steps is soundtrack/render/soundfonts.py.
 Rendering runs at 32 kHz, then is resampled to the model's 16 kHz, which keeps the
 sampler's aliasing above 8 kHz.
 """
@@ -11,42 +10,17 @@ from __future__ import annotations
 
 import functools
 import os
-from pathlib import Path
 
 import numpy as np
 import soxr
 
 from soundtrack.corpus.compose import Piece
 from soundtrack.music.theory import DRUM_CHANNEL
-from soundtrack.errors import InputError
+from soundtrack.render.soundfonts import check_soundfonts, soundfont_paths
+
+__all__ = ["RENDER_SR", "check_soundfonts", "render_piece", "soundfont_paths"]
 
 RENDER_SR = 32_000
-
-
-def soundfont_paths() -> dict[str, Path]:
-    """Known soundfonts by short name (whether installed or not)."""
-    import pretty_midi
-
-    return {
-        "timgm6mb": Path(pretty_midi.__file__).with_name("TimGM6mb.sf2"),
-        "fluidr3": Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
-        "musescore": Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
-    }
-
-
-_PACKAGES = {"fluidr3": "fluid-soundfont-gm", "musescore": "musescore-general-soundfont"}
-
-
-def check_soundfonts(names: tuple[str, ...]) -> None:
-    """Raise InputError naming the install step for any soundfont that is missing."""
-    paths = soundfont_paths()
-    for name in names:
-        if name not in paths:
-            raise InputError(f"unknown soundfont {name!r}; known: {', '.join(paths)}")
-        if not paths[name].is_file():
-            raise InputError(f"soundfont {name} not found at {paths[name]} (apt-get install "
-                             f"{_PACKAGES.get(name, name)}; a corpus builds without it with "
-                             "--soundfonts timgm6mb)")
 
 
 @functools.lru_cache(maxsize=4)
