@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snio-iters", type=int, default=d.snio_iters,
                    help="noise optimisation iterations, 0 = plain sampling (default %(default)s)")
     p.add_argument("--settings", type=Path, help="a settings JSON saved by the studio (overrides the options)")
+    p.add_argument("--engine", default="neural", choices=("neural", "score"),
+                   help="neural: the model writes the music's audio; score: it writes notes that sampled "
+                        "instruments play, and music.mid is written (default %(default)s)")
+    p.add_argument("--soundfont", default=None,
+                   help="the score engine's instruments: fluidr3 (apt fluid-soundfont-gm) or timgm6mb "
+                        "(default: fluidr3 when installed)")
     p.add_argument("--checkpoints", type=Path, default=None, help="model folder (default: the bundled checkpoints/)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: all cores)")
     p.add_argument("--quiet", action="store_true", help="no progress line")
@@ -80,8 +86,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.threads < 1:
                 raise InputError(f"--threads must be >= 1, got {args.threads}")
             torch.set_num_threads(args.threads)
+        if args.soundfont is not None:
+            from soundtrack.render.soundfonts import check_soundfonts
+
+            check_soundfonts((args.soundfont,))
         # 2. Load, analyse, generate, write
-        pipe = SoundtrackPipeline.bundled(args.checkpoints)
+        pipe = SoundtrackPipeline.bundled(args.checkpoints, engine=args.engine, soundfont=args.soundfont)
         plan = pipe.plan(args.video)  # refuses undecodable or over-long videos
 
         def progress(p: float) -> None:

@@ -2,7 +2,7 @@
 
     paths = write_take(take, "out/", video="clip.mp4")
     # out/music.wav out/sfx.wav out/mix.wav (48 kHz stereo), out/soundtrack.mp4,
-    # out/spectrogram.png, out/report.json
+    # out/spectrogram.png, out/report.json, and with the score engine out/music.mid
 
 Everything is written into a hidden temporary folder beside `out/` first and moved in file
 by file (each move atomic) only when all of it exists, so a failure leaves nothing
@@ -27,7 +27,8 @@ OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogra
 
 
 def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[str, Path]:
-    """Write the six output files of a take into `out_dir` (created if missing)."""
+    """Write the output files of a take into `out_dir` (created if missing): OUTPUT_FILES, and
+    `music.mid` (its notes for a DAW) when the take has a score."""
     from soundtrack.audio.io import write_wav
     from soundtrack.video.mux import mux  # looked up at call time: tests make it fail
 
@@ -50,17 +51,23 @@ def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[st
         spectrogram_png(tmp / "spectrogram.png", music16=take.music16, sfx16=take.sfx16,
                         mix16=take.music16 + take.sfx16, events=take.events, beats=beats, grid_beats=grid_beats,
                         title=f"requested {take.tempo_bpm:.0f} BPM, measured {tempo:.0f} BPM")
-        # 4. The report
+        # 4. The notes for a DAW (score engine), and the report
+        files = list(OUTPUT_FILES)
+        if take.score is not None:
+            from soundtrack.render.midi import write_midi
+
+            write_midi(take.score, tmp / "music.mid")
+            files.insert(3, "music.mid")
         report = dict(take.report)
         report["tempo_measured_bpm"] = tempo
         report["beats_s"] = [round(float(b), 4) for b in beats]
-        report["files"] = list(OUTPUT_FILES)
+        report["files"] = files
         report["timings_s"] = {**report["timings_s"], "write": time.perf_counter() - t0}
         (tmp / "report.json").write_text(json.dumps(report, indent=1, default=_jsonable))
         # 5. Move in, file by file (os.replace is atomic on one file system)
         out.mkdir(exist_ok=True)
         paths = {}
-        for name in OUTPUT_FILES:
+        for name in files:
             (tmp / name).replace(out / name)
             paths[name] = out / name
         return paths

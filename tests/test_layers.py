@@ -15,7 +15,7 @@ ROOT = Path(soundtrack.__file__).parent
 LAYERS = (
     ("errors", "config"),
     ("music",),
-    ("audio", "video"),
+    ("audio", "video", "render"),
     ("models",),
     ("sampling",),
     ("pipeline",),
@@ -23,7 +23,7 @@ LAYERS = (
     ("corpus", "training", "evaluation", "studio", "cli", "__main__"),
 )
 RANK = {name: k for k, names in enumerate(LAYERS) for name in names}
-INFERENCE = ("music", "audio", "video", "models", "sampling", "pipeline")
+INFERENCE = ("music", "audio", "video", "render", "models", "sampling", "pipeline")
 NEVER_FROM_INFERENCE = ("corpus", "training", "evaluation", "studio")
 
 

@@ -271,6 +271,10 @@ def mix_stems(
 ) -> Mix:
     """Mix mono ``music`` and ``sfx`` ``(T,)`` at ``sr_in`` into the stereo deliverable.
 
+    ``music`` may instead be a stereo ``(2, T')`` stem already at ``cfg.sample_rate`` with
+    ``T' = round(T · sr_out / sr_in)`` (the score engine's rendered instruments): it keeps
+    its own panning and is not resampled.
+
     ``balance`` b in [0, 1] sets the stem loudness difference sfx − music to
     ``20·log10(b / (1 - b))`` dB (:func:`balance_gains`). ``sfx_pan`` is a ``(T,)`` pan
     position per input sample (:func:`pan_curve`; None = centre). The result is at
@@ -283,17 +287,22 @@ def mix_stems(
     music_weight, sfx_weight = balance_gains(balance)
     music = np.asarray(music, dtype=np.float64)
     sfx = np.asarray(sfx, dtype=np.float64)
-    assert music.ndim == 1 and music.shape == sfx.shape, f"mono, same length: {music.shape=} {sfx.shape=}"
     assert sr_in > 0, f"{sr_in=}"
     if not (np.isfinite(music).all() and np.isfinite(sfx).all()):
         raise ValueError("stems contain non-finite samples")
     sr = cfg.sample_rate
-    n_in = music.shape[0]
+    n_in = sfx.shape[0]
     n_out = int(round(n_in * sr / sr_in))
+    rendered = music.ndim == 2
+    if rendered:
+        assert music.shape == (2, n_out), f"stereo music at {sr} Hz: {music.shape=}, expected {(2, n_out)}"
+    else:
+        assert music.ndim == 1 and music.shape == sfx.shape, f"mono, same length: {music.shape=} {sfx.shape=}"
 
     # 2. Resample to the deliverable rate; the pan curve is interpolated (no ringing)
-    music = _resample(music, sr_in=sr_in, sr_out=sr, n_out=n_out)  # (T',)
-    sfx = _resample(sfx, sr_in=sr_in, sr_out=sr, n_out=n_out)  # (T',)
+    if not rendered:
+        music = resample(music, sr_in=sr_in, sr_out=sr, n_out=n_out)  # (T',)
+    sfx = resample(sfx, sr_in=sr_in, sr_out=sr, n_out=n_out)  # (T',)
     if sfx_pan is None:
         pan = np.full(n_out, 0.5)
     else:
@@ -301,8 +310,8 @@ def mix_stems(
         assert sfx_pan.shape == (n_in,), f"one pan position per input sample: {sfx_pan.shape=} {n_in=}"
         pan = np.interp(np.arange(n_out) / sr, np.arange(sfx_pan.shape[0]) / sr_in, sfx_pan)  # (T',)
 
-    # 3. Pan: music centred, effects along their curve
-    music_st = np.stack(pan_gains(0.5, pan_law_db=cfg.pan_law_db))[:, None] * music  # (2, T')
+    # 3. Pan: music centred (a rendered stem keeps its own), effects along their curve
+    music_st = music.copy() if rendered else np.stack(pan_gains(0.5, pan_law_db=cfg.pan_law_db))[:, None] * music
     sfx_st = np.stack(pan_gains(pan, pan_law_db=cfg.pan_law_db)) * sfx  # (2, T')
 
     # 4. Balance: equal loudness first, then amplitude weights (1 - b, b)
@@ -373,7 +382,7 @@ def _causal_mean(v: np.ndarray, size: int, *, initial: float) -> np.ndarray:
     return (sums[size:] - sums[:-size]) / size
 
 
-def _resample(x: np.ndarray, *, sr_in: int, sr_out: int, n_out: int) -> np.ndarray:
+def resample(x: np.ndarray, *, sr_in: int, sr_out: int, n_out: int) -> np.ndarray:
     """``(T,)`` at ``sr_in`` -> ``(n_out,)`` at ``sr_out`` (soxr "HQ"; trimmed or zero-padded
     to exactly ``n_out``, soxr may differ by a sample)."""
     y = x if sr_in == sr_out else soxr.resample(x, sr_in, sr_out, quality="HQ")

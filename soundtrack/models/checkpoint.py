@@ -20,6 +20,7 @@ from soundtrack.errors import InputError
 CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"  # the bundled model
 TRAIN_COMMAND = "python -m soundtrack.training"  # trains a stage (soundtrack/training/__main__.py)
 FOLDERS = {"vae": "vae", "vocoder": "vocoder", "cvsm": "cvsm", "ldm": "ldm", "ldm-nosdma": "ldm-nosdma",
+           "score": "score", "score-nosdma": "score-nosdma",
            "instruments": "instruments", "instruments-judge": "instruments-judge"}
 
 

@@ -36,6 +36,7 @@ from soundtrack.errors import InputError
 from soundtrack.models.checkpoint import load_run
 from soundtrack.models.sdma import EFFECT, MUSIC, SDMAController, SDMAParams, set_plain, set_sdma
 from soundtrack.music.families import N_FAMILIES
+from soundtrack.music.score import roll_mel_template
 from soundtrack.music.theory import BEATS_PER_BAR
 
 N_BINS = TIMING.latent_bins  # latent mel bins per stem (16)
@@ -55,6 +56,9 @@ class LDMConfig:
     c_in: int = 8  # time-aligned video channels concatenated to x
     video_dim: int = 64  # CVSM token width d (checked against the CVSM run)
     sdma: bool = True
+    # "latent": the music stem is the VAE latent of its mel (the `neural` engine); "roll": a lane
+    # piano roll of notes (the `score` engine, soundtrack/music/score.py, docs/method/score.md)
+    music_stem: str = "latent"
     beat_grid: bool = False  # time-aligned beat-grid channels (eq. 2d); False in runs made before them
     sdma_params: SDMAParams = field(default_factory=SDMAParams)
     prediction_type: str = "epsilon"  # or "v_prediction"
@@ -76,6 +80,7 @@ class LDMConfig:
         assert self.crop_latent_frames % EFFECT_POOL == 0, (
             f"{self.crop_latent_frames=} is not a multiple of {EFFECT_POOL}")
         assert self.prediction_type in ("epsilon", "v_prediction"), f"{self.prediction_type=}"
+        assert self.music_stem in ("latent", "roll"), f"{self.music_stem=}"
 
     @property
     def n_music_tokens(self) -> int:
@@ -109,6 +114,15 @@ CONFIGS: dict[str, LDMConfig] = {
     ),
 }
 CONFIGS["small-nosdma"] = dataclasses.replace(CONFIGS["small"], sdma=False)  # the ablation
+# The score engine's joint model: the same network with the music stem as a note roll, 5.12 s
+# crops (two bars at 94 BPM, so motifs and their repeats are inside one crop), fine-tuned from
+# the bundled `small` model (its effects stem and condition encoders carry over; docs/TRAINING.md).
+CONFIGS["score-small"] = dataclasses.replace(
+    CONFIGS["small"], music_stem="roll", crop_latent_frames=128,
+    vae_run="checkpoints/vae", cvsm_run="checkpoints/cvsm",
+    train=TrainConfig(steps=3000, batch_size=10, lr=4e-4, warmup=100, log_every=25, ckpt_every=250))
+CONFIGS["score-small-nosdma"] = dataclasses.replace(CONFIGS["score-small"], sdma=False)
+CONFIGS["score-tiny"] = dataclasses.replace(CONFIGS["tiny"], music_stem="roll")
 # The bundled model's first phase (5,000 steps), before the beat grid and the loss weighting;
 # `small` then fine-tunes it (`--init`, docs/TRAINING.md).
 CONFIGS["small-base"] = dataclasses.replace(CONFIGS["small"], beat_grid=False, high_noise_weight=1.0)
@@ -239,6 +253,10 @@ class SoundtrackLDM(nn.Module):
         # latent statistics of the frozen VAE on the corpus, set while training (exported with the weights)
         self.register_buffer("latent_scale", torch.ones(()))  # 1/std of the unscaled latents
         self.register_buffer("silence", torch.zeros(LATENT_CHANNELS, N_BINS))  # scaled latent of silence
+        if cfg.music_stem == "roll":  # score.md eq. (S5): the roll's energy in the mel bands, scaled
+            # to the music latent's energy over the corpus by `roll_gain` (set while training)
+            self.register_buffer("music_template", torch.from_numpy(roll_mel_template()), persistent=False)
+            self.register_buffer("roll_gain", torch.ones(()))
         self.controller = SDMAController(cfg.sdma_params)
         if cfg.sdma:
             set_sdma(self.unet, self.controller)
@@ -314,12 +332,15 @@ class SoundtrackLDM(nn.Module):
 
         cond: encoded :class:`Conditions`, or the keyword arguments of `encode_conditions`
         (training encodes inside forward so DDP sees every parameter used);
-        latent_stats: {"scale": (), "silence": (8, 16)} from the training data, stored in buffers.
+        latent_stats: {"scale": (), "silence": (8, 16)[, "roll_gain": ()]} from the training data,
+        stored in buffers.
         """
         if latent_stats is not None:
             with torch.no_grad():
                 self.latent_scale.copy_(latent_stats["scale"])
                 self.silence.copy_(latent_stats["silence"])
+                if self.cfg.music_stem == "roll":
+                    self.roll_gain.copy_(latent_stats["roll_gain"])
         if isinstance(cond, dict):
             cond = self.encode_conditions(**cond)
         B, C, Tl, W = x_t.shape
@@ -329,15 +350,25 @@ class SoundtrackLDM(nn.Module):
         t = torch.as_tensor(t, device=x_t.device).reshape(-1).expand(B)
         if self.cfg.sdma:
             acp = self.alphas_cumprod[t.long()].to(x_t)  # (B,)
-            ref = self.silence.repeat(1, 2)  # (8, 32): silence in both stem bands
+            if self.cfg.music_stem == "roll":  # silence: no note anywhere (-1), score.md eq. (S1)
+                ref = torch.cat([-torch.ones_like(self.silence), self.silence], -1)  # (8, 32)
+                template = self.music_template * self.roll_gain
+            else:
+                ref, template = self.silence.repeat(1, 2), None  # (8, 32): silence in both stem bands
             # eqs. (4)-(7), with alpha_t, sigma_t of eq. (3)
-            self.controller.update(x_t, acp.sqrt(), (1 - acp).sqrt(), cond.token_types, reference=ref)
+            self.controller.update(x_t, acp.sqrt(), (1 - acp).sqrt(), cond.token_types, reference=ref,
+                                   music_template=template)
         aligned = cond.aligned[..., None].expand(B, -1, Tl, W)  # (B, c_in, Tl, 32)
         try:
             x_in = torch.cat([x_t, aligned.to(x_t)], 1)  # (B, 8 + c_in, Tl, 32)
             return self.unet(x_in, t, encoder_hidden_states=cond.tokens).sample
         finally:
             self.controller.clear()
+
+
+def is_score_model(model: nn.Module) -> bool:
+    """Whether a diffusion model writes notes (the `score` engine) rather than a music latent."""
+    return getattr(getattr(model, "cfg", None), "music_stem", "latent") == "roll"
 
 
 # -------------------------------------------------------------------------------------------- load

@@ -93,12 +93,15 @@ class SDMAController:
             f"{x_t.shape=}")
 
     def update(self, x_t: Tensor, alpha_t: Tensor, sigma_t: Tensor, token_types: Tensor, *,
-               reference: Tensor | None = None) -> None:
+               reference: Tensor | None = None, music_template: Tensor | None = None) -> None:
         """Read the stems' spectra off the noisy latent x_t (B, C, T, 2F).
 
         alpha_t, sigma_t: (B,) or scalars with x_t = alpha_t x_0 + sigma_t eps (eq. 3);
         token_types: (N,) or (B, N) of MUSIC/EFFECT for the cross-attention tokens;
-        reference: (C, 2F) or (C, 1, 2F) latent of silence, energy is measured from it (eq. 4).
+        reference: (C, 2F) or (C, 1, 2F) latent of silence, energy is measured from it (eq. 4);
+        music_template: (C, F, F) when the music band is a note roll, not a mel latent: the
+            energy of roll channel c, column d reaches mel band phi with weight W[c, d, phi]
+            (docs/method/score.md eq. S5); None: the music band is a mel latent, as the effects.
         """
         self._check(x_t)
         p = self.params
@@ -111,8 +114,14 @@ class SDMAController:
             ref = reference.to(x_t).reshape(1, C, -1, W)
             x_t = x_t - alpha * ref  # x_t - alpha_t z_silence = alpha_t (x_0 - z_silence) + sigma_t eps
         # eq. (4): E_hat = max(eps_E, (S[mean_c x^2] - sigma^2) / alpha^2), per stem band
-        power = x_t.pow(2).mean(1)  # (B, T, 2F)
-        bands = torch.stack(power.split(p.n_bins, dim=-1), 1)  # (B, 2, T, F)
+        if music_template is None:
+            power = x_t.pow(2).mean(1)  # (B, T, 2F)
+            bands = torch.stack(power.split(p.n_bins, dim=-1), 1)  # (B, 2, T, F)
+        else:  # score.md eq. (S5): per-channel clean energy of the roll, through the template
+            roll_e = ((x_t[..., :p.n_bins].pow(2) - sigma.pow(2)) / alpha.pow(2)).clamp_min(0)  # (B, C, T, F)
+            music = torch.einsum("bctd,cdf->btf", roll_e, music_template.to(x_t))
+            effects = x_t[..., p.n_bins:].pow(2).mean(1)  # (B, T, F)
+            bands = torch.stack([alpha.pow(2)[:, 0] * music + sigma.pow(2)[:, 0], effects], 1)  # (B, 2, T, F)
         if p.smooth > 1:
             bands = F.avg_pool2d(bands, p.smooth, stride=1, padding=p.smooth // 2, count_include_pad=False)
         energy = ((bands - sigma.pow(2)) / alpha.pow(2)).clamp_min(p.energy_floor)  # (B, 2, T, F)

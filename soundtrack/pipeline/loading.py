@@ -100,15 +100,19 @@ def load_models(*, vae_run: Path | str, vocoder_run: Path | str, cvsm_run: Path 
                   instruments=classifier, instruments_run=None if instruments_run is None else Path(instruments_run))
 
 
+DIFFUSION_FOLDERS = ("ldm", "ldm-nosdma", "score", "score-nosdma")
+
+
 def load_bundled(root: Path | str | None = None, *, ldm: str = "ldm", device: str = "cpu") -> Models:
     """The model in :func:`~soundtrack.models.checkpoint.checkpoint_root` (the shipped
     `checkpoints/` by default), offline.
 
-    ldm: the diffusion folder's stage, "ldm" (SDMA) or "ldm-nosdma" (the ablation).
+    ldm: the diffusion folder's stage: "ldm" (SDMA) or "ldm-nosdma" (the ablation) of the neural
+    engine, "score" or "score-nosdma" of the score engine.
     """
     root = checkpoint_root(root)
-    if ldm not in FOLDERS:
-        raise InputError(f"unknown diffusion model {ldm!r}; known: ldm, ldm-nosdma")
+    if ldm not in DIFFUSION_FOLDERS:
+        raise InputError(f"unknown diffusion model {ldm!r}; known: {', '.join(DIFFUSION_FOLDERS)}")
     return load_models(vae_run=root / FOLDERS["vae"], vocoder_run=root / FOLDERS["vocoder"],
                        cvsm_run=root / FOLDERS["cvsm"], ldm_run=root / FOLDERS[ldm],
                        instruments_run=root / FOLDERS["instruments"], device=device)

@@ -45,12 +45,15 @@ def join_windows(waves: list[np.ndarray], n_out: int) -> np.ndarray:
     return np.ascontiguousarray(out[:n_out])
 
 
-def mix_take(music16: np.ndarray, sfx16: np.ndarray, *, events: list[VisualEvent], balance: float) -> Mix:
+def mix_take(music: np.ndarray, sfx16: np.ndarray, *, events: list[VisualEvent], balance: float) -> Mix:
     """The stems mixed at the balance: effects panned by where they happen in the picture,
-    loudness and true peak (soundtrack.audio.mix.mix_stems). 48 kHz stereo."""
-    pan = pan_curve([e.time for e in events], [e.x for e in events], n_samples=len(music16),
+    loudness and true peak (soundtrack.audio.mix.mix_stems). 48 kHz stereo.
+
+    music: (T16,) the neural engine's mono stem at 16 kHz, or (2, T48) the score engine's
+    rendered instruments at 48 kHz."""
+    pan = pan_curve([e.time for e in events], [e.x for e in events], n_samples=len(sfx16),
                     sr=AUDIO.sample_rate)
-    return mix_stems(music16, sfx16, sr_in=AUDIO.sample_rate, balance=balance, sfx_pan=pan)
+    return mix_stems(music, sfx16, sr_in=AUDIO.sample_rate, balance=balance, sfx_pan=pan)
 
 
 def remix(take: Take, balance: float) -> Take:
@@ -64,7 +67,8 @@ def remix(take: Take, balance: float) -> Take:
     """
     t0 = time.perf_counter()
     settings = dataclasses.replace(take.settings, balance=balance)  # validates the balance
-    mix = mix_take(take.music16, take.sfx16, events=take.events, balance=settings.balance)
+    music = take.music16 if take.music48 is None else take.music48
+    mix = mix_take(music, take.sfx16, events=take.events, balance=settings.balance)
     report = dict(take.report)
     report["settings"] = settings.to_dict()
     report["remixed_from_balance"] = take.report.get("remixed_from_balance", take.settings.balance)

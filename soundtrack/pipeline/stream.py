@@ -25,10 +25,13 @@ from torch import Tensor
 
 from soundtrack.config import AUDIO, GenerationConfig
 from soundtrack.errors import InputError, readable_file
+from soundtrack.models.ldm import is_score_model
 from soundtrack.pipeline.loading import Models, load_bundled
 from soundtrack.pipeline.mixdown import join_windows, mix_take
+from soundtrack.pipeline.notes import render_take, take_score
 from soundtrack.pipeline.report import loudness, notes, scores_summary
 from soundtrack.pipeline.settings import Settings
+from soundtrack.render.soundfonts import default_soundfont
 from soundtrack.pipeline.take import Take, Update, UpdateKind
 from soundtrack.pipeline.window import LATENT_SHAPE, WindowInputs, generate_window
 from soundtrack.sampling.decode import vocode
@@ -37,6 +40,7 @@ from soundtrack.sampling.snio import Cancelled
 from soundtrack.video.plan import VideoPlan, prepare_video
 
 PLAN_CACHE = 8  # analysed videos a pipeline keeps (by path, size and modification time)
+ENGINES = {"neural": "ldm", "score": "score"}  # engine -> its diffusion model's checkpoint folder
 
 
 class SoundtrackPipeline:
@@ -48,19 +52,27 @@ class SoundtrackPipeline:
     `iters` of its SNIO settings is replaced by each request's `snio_iters`.
     """
 
-    def __init__(self, models: Models, config: GenerationConfig | None = None) -> None:
+    def __init__(self, models: Models, config: GenerationConfig | None = None, *,
+                 soundfont: str | None = None) -> None:
         if config is not None and not isinstance(config, GenerationConfig):
             raise TypeError(f"config must be a GenerationConfig, got {type(config).__name__}")
         self.models = models
         self.config = config or GenerationConfig()
+        # "score": the diffusion model writes notes that sampled instruments play (`soundfont`:
+        # a name of soundtrack/render/soundfonts.py, None its default); "neural": it writes audio
+        self.engine = "score" if is_score_model(models.ldm) else "neural"
+        self.soundfont = soundfont
         self.scorer = Scorer(cvsm=models.cvsm, instruments=models.instruments)
         self._lock = threading.Lock()
         self._plans: dict[tuple, VideoPlan] = {}
 
     @classmethod
-    def bundled(cls, root: Path | str | None = None, config: GenerationConfig | None = None,
-                ) -> SoundtrackPipeline:
-        return cls(load_bundled(root), config)
+    def bundled(cls, root: Path | str | None = None, config: GenerationConfig | None = None, *,
+                engine: str = "neural", soundfont: str | None = None) -> SoundtrackPipeline:
+        """The shipped model of `engine` ("neural" or "score") from checkpoints/ (or `root`)."""
+        if engine not in ENGINES:
+            raise InputError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
+        return cls(load_bundled(root, ldm=ENGINES[engine]), config, soundfont=soundfont)
 
     def plan(self, video: Path | str) -> VideoPlan:
         """The analysed video (cached by path, size and modification time)."""
@@ -154,14 +166,22 @@ class SoundtrackPipeline:
         t0 = time.perf_counter()
         n_out = int(round(plan.duration_s * AUDIO.sample_rate))
         music16, sfx16 = (join_windows([o.wave[i] for o in outs], n_out) for i in (0, 1))
+        score = music48 = None
+        if self.engine == "score":  # 5b. The notes of every window as one score, played (notes.py)
+            score = take_score([o.roll for o in outs], [w.start_s for w in windows], controls=controls,
+                               grid=grid, duration_s=plan.duration_s)
+            t1 = time.perf_counter()
+            music48, music16 = render_take(score, soundfont=self.soundfont)
+            timings["render"] = time.perf_counter() - t1
         # 6. Mix: effects panned by where they happen in the picture, balance, loudness, true peak
-        mix = mix_take(music16, sfx16, events=list(plan.events), balance=settings.balance)
-        timings["mix"] = time.perf_counter() - t0
+        mix = mix_take(music16 if music48 is None else music48, sfx16, events=list(plan.events),
+                       balance=settings.balance)
+        timings["mix"] = time.perf_counter() - t0 - timings.get("render", 0.0)
         timings["total"] = time.perf_counter() - t_start
         windows_report = [o.report for o in outs]
         samp = self.config.sampler
         report = {
-            "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
+            "engine": self.engine, "settings": settings.to_dict(), "tempo_requested_bpm": tempo,
             "tempo_auto": settings.tempo == "auto", "beat_grid": grid.to_dict(), "models": self.models.runs(),
             "sampler": {"grid_guidance": samp.grid_guidance,
                         "snio_at_step": self.config.snio.step(settings.steps),
@@ -172,9 +192,14 @@ class SoundtrackPipeline:
             "loudness": loudness(mix),
             "notes": notes(has_events=bool(plan.events), balance=settings.balance),
         }
+        if score is not None:
+            report["score"] = {"families": score.families, "notes": score.n_notes, "key": settings.key,
+                               "mode": settings.mode, "soundfont": self.soundfont or default_soundfont(),
+                               "parts": {p.family: {"role": p.role, "program": p.program, "notes": len(p.notes)}
+                                         for p in score.parts}}
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
                     duration_s=plan.duration_s, grid=grid, events=list(plan.events),
-                    snio_offsets=[o.offset for o in outs], report=report)
+                    snio_offsets=[o.offset for o in outs], report=report, score=score, music48=music48)
         yield Update(UpdateKind.DONE, n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid,
                      take=take)
 

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from soundtrack.audio.mix import Mix
 from soundtrack.music.beatgrid import BeatGrid
+from soundtrack.music.score import Score
 from soundtrack.pipeline.settings import Settings
 from soundtrack.video.features import VisualEvent
 
@@ -28,7 +29,7 @@ class Take:
 
     settings: Settings
     tempo_bpm: float  # the tempo requested of the model (auto resolved)
-    music16: np.ndarray  # (T16,) mono stems at 16 kHz, exactly the video's duration
+    music16: np.ndarray  # (T16,) mono stems at 16 kHz, exactly the video's duration (score engine: its render)
     sfx16: np.ndarray
     mix: Mix  # 48 kHz stereo music, sfx, mix
     duration_s: float
@@ -36,6 +37,8 @@ class Take:
     events: list[VisualEvent]  # whole-video times
     snio_offsets: list[Tensor]  # per window, SNIO's move of the latent: the next take's warm start
     report: dict
+    score: Score | None = None  # the score engine's notes (music.mid); None for the neural engine
+    music48: np.ndarray | None = None  # (2, T48) the score's render at 48 kHz before mixing
 
 
 @dataclass

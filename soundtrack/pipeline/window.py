@@ -17,12 +17,12 @@ import torch
 from torch import Tensor
 
 from soundtrack.config import TIMING, GenerationConfig
-from soundtrack.models.ldm import LATENT_CHANNELS, N_BINS
+from soundtrack.models.ldm import LATENT_CHANNELS, N_BINS, is_score_model
 from soundtrack.music.beatgrid import BeatGrid
 from soundtrack.pipeline.loading import Models
 from soundtrack.pipeline.settings import Controls, Settings
 from soundtrack.pipeline.take import Update, UpdateKind
-from soundtrack.sampling.decode import decode_stems, vocode
+from soundtrack.sampling.decode import decode_for, vocode
 from soundtrack.sampling.sampler import Sampler
 from soundtrack.sampling.scores import Scorer, ScoreTargets
 from soundtrack.sampling.snio import project_to_shell, snio
@@ -60,11 +60,13 @@ class WindowOutput:
 
     z: Tensor  # (1, 8, 256, 32) scaled two-stem latent: music columns 0-15, effects 16-31
     offset: Tensor  # (1, 8, 256, 32) SNIO's move of the latent: the next take's warm start
-    wave: np.ndarray  # (2, 163840) float32 music, effects at 16 kHz
+    wave: np.ndarray  # (2, 163840) float32 music, effects at 16 kHz (the score engine's music: silent,
+    #                   its notes are rendered for the whole take, soundtrack/pipeline/notes.py)
     music_mel: Tensor  # (1, 64, 1024) decoded log-mels
     sfx_mel: Tensor
     report: dict  # report.json's "windows" entry
     timings: dict[str, float] = field(default_factory=dict)  # seconds: cvsm, sample, snio, decode, vocode
+    roll: np.ndarray | None = None  # (8, 256, 16) the score engine's note roll (soundtrack/music/score.py)
 
 
 def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *, inputs: WindowInputs,
@@ -135,23 +137,28 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
     with torch.no_grad():
         z = sampler.run(x_k, k_snio, callback=lambda info: tick())
     timings["sample"] += time.perf_counter() - t0
-    # 6. Decode both stems; score the sampled result with the same scores
+    # 6. Decode both stems (a note roll: its mel stand-in); score the result with the same scores
     t0 = time.perf_counter()
     with torch.no_grad():
-        music_mel, sfx_mel = decode_stems(m.vae, z, m.ldm.latent_scale)  # (1, 64, 1024) each
+        music_mel, sfx_mel = decode_for(m.ldm, m.vae, z)  # (1, 64, 1024) each
         final = scorer(music_mel, sfx_mel, targets, video_embed=enc.embed)
     timings["decode"] = time.perf_counter() - t0
-    # 7. Vocode both stems in one batch
+    # 7. Vocode both stems in one batch (the score engine: the effects only)
     t0 = time.perf_counter()
     with torch.no_grad():
-        wave = vocode(m.vocoder, torch.cat([music_mel, sfx_mel])).float().cpu().numpy()  # (2, 163840)
+        if is_score_model(m.ldm):
+            sfx_wave = vocode(m.vocoder, sfx_mel).float().cpu().numpy()  # (1, 163840)
+            wave = np.concatenate([np.zeros_like(sfx_wave), sfx_wave])
+        else:
+            wave = vocode(m.vocoder, torch.cat([music_mel, sfx_mel])).float().cpu().numpy()  # (2, 163840)
     timings["vocode"] = time.perf_counter() - t0
     report = {"window": inputs.index, "start_s": inputs.start_s, "events": len(inputs.events_s),
               "heard_s": inputs.heard / TIMING.mel_fps,
               "snio_surrogate": {"before": history[0], "after": history[-1]},
               "output": {k: float(v.mean()) for k, v in final.items()}}
+    roll = z[0, :, :, :N_BINS].float().cpu().numpy() if is_score_model(m.ldm) else None
     return WindowOutput(z=z, offset=(x_k - x).detach().cpu(), wave=wave, music_mel=music_mel, sfx_mel=sfx_mel,
-                        report=report, timings=timings)
+                        report=report, timings=timings, roll=roll)
 
 
 __all__ = ["LATENT_SHAPE", "WindowInputs", "WindowOutput", "generate_window"]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from soundtrack.config import AUDIO, TIMING
-from soundtrack.models.ldm import split_stems
+from soundtrack.models.ldm import is_score_model, split_stems
 
 
 def decode_stems(vae: torch.nn.Module, z: Tensor, scaling: Tensor | float) -> tuple[Tensor, Tensor]:
@@ -17,6 +17,32 @@ def decode_stems(vae: torch.nn.Module, z: Tensor, scaling: Tensor | float) -> tu
     z_music, z_sfx = split_stems(z / float(scaling))
     mels = vae.decode(torch.cat([z_music, z_sfx]))  # one batch for both stems
     return mels.chunk(2)
+
+
+def roll_mel(roll: Tensor) -> Tensor:
+    """Note roll (B, 8, Tl, 16) -> a log-mel stand-in (B, 64, 4 Tl) for SNIO and previews, differentiable.
+
+    Each cell's activity (r + 1) / 2, clipped to [0, 1], puts energy in the codec's 64 mel
+    bins through the roll's spectrum template (score.md eq. S5) and is held for the 4 mel
+    frames of its latent frame; the log floor is the codec's. It shows where notes sound and
+    where they start, not how an instrument sounds (the render stage does that).
+    """
+    from soundtrack.music.score import roll_mel_template
+
+    W = torch.from_numpy(roll_mel_template(AUDIO.n_mels)).to(roll)  # (8, 16, 64)
+    act = ((roll + 1) / 2).clamp(0, 1)
+    energy = torch.einsum("bctd,cdf->bft", act, W)  # (B, 64, Tl)
+    energy = energy.repeat_interleave(TIMING.time_compression, dim=-1)  # (B, 64, 4 Tl)
+    return torch.log(AUDIO.log_floor + 0.1 * energy)
+
+
+def decode_for(model: torch.nn.Module, vae: torch.nn.Module, z: Tensor) -> tuple[Tensor, Tensor]:
+    """The two stems' log-mels of a latent, whatever the model's music stem: a mel latent is
+    decoded by the VAE (:func:`decode_stems`), a note roll becomes its stand-in (:func:`roll_mel`)."""
+    if not is_score_model(model):
+        return decode_stems(vae, z, model.latent_scale)
+    roll, z_sfx = split_stems(z)
+    return roll_mel(roll), vae.decode(z_sfx / float(model.latent_scale))
 
 
 def vocode(vocoder: torch.nn.Module, mel: Tensor) -> Tensor:
@@ -33,4 +59,4 @@ def vocode(vocoder: torch.nn.Module, mel: Tensor) -> Tensor:
     return wave
 
 
-__all__ = ["decode_stems", "vocode"]
+__all__ = ["decode_for", "decode_stems", "roll_mel", "vocode"]

@@ -121,6 +121,14 @@ class _LatentCrops:
         # eq. (2d): each item's beat grid from its labelled beats, in the latents' order
         self.beat_pos = torch.from_numpy(corpus_beat_positions(corpus, "train", frames=frames)).float()
         assert len(self.beat_pos) == n, f"{len(self.beat_pos)=} labels for {n=} latents"
+        self.rolls: Tensor | None = None
+        self.roll_gain = torch.ones(())
+        if cfg.music_stem == "roll":  # the score engine: the music stem is each item's note roll
+            from soundtrack.corpus.notes import split_rolls
+
+            self.rolls = torch.from_numpy(split_rolls(corpus, "train", frames=frames))  # (N, 8, Tl, 16) int8
+            assert len(self.rolls) == n, f"{len(self.rolls)=} rolls for {n=} latents"
+            self.roll_gain = roll_energy_gain(self.t, self.rolls)
 
     def batch(self, *, step: int, rank: int, world: int, seed: int) -> dict[str, Tensor]:
         rng = np.random.default_rng([seed, step, rank])
@@ -133,8 +141,9 @@ class _LatentCrops:
         def crop_of(a: Tensor, dim: int) -> Tensor:
             return torch.stack([a[i].narrow(dim, int(s), crop) for i, s in zip(idx, start)]).float()
 
+        music = crop_of(t["music"], 1) * scale if self.rolls is None else crop_of(self.rolls, 1)
         batch = {
-            "z_music": crop_of(t["music"], 1) * scale,  # (B, 8, crop, 16), scaled latents
+            "z_music": music,  # (B, 8, crop, 16): scaled latents, or the note roll in {-1, 1}
             "z_sfx": crop_of(t["sfx"], 1) * scale,
             "video_tokens": crop_of(t["video"], 0),  # (B, crop, d)
             "beat_pos": crop_of(self.beat_pos, 0),  # (B, crop)
@@ -143,8 +152,24 @@ class _LatentCrops:
             "mode": t["mode"][idx], "intensity": t["intensity"][idx],
             "latent_scale": scale.reshape(1).expand(b),
             "silence": (t["silence"].float() * scale)[None].expand(b, -1, -1),  # (B, 8, 16) scaled
+            "roll_gain": self.roll_gain.reshape(1).expand(b),
         }
         return {k: v.to(self.device) for k, v in batch.items()}
+
+
+def roll_energy_gain(latents: dict[str, Tensor], rolls: Tensor) -> Tensor:
+    """() the gain g of score.md eq. (S5): the music latent's mean band energy over the corpus
+    (from silence, scaled latents) over the roll's through the template, so that SDMA compares
+    a roll's music band with the effects latent in the units the music latent had."""
+    from soundtrack.music.score import roll_mel_template
+
+    scale, silence = latents["scale"].float(), latents["silence"].float()
+    e_latent = torch.stack([((m.float() * scale - silence[:, None] * scale) ** 2).mean()
+                            for m in latents["music"].split(64)]).mean()
+    W = torch.from_numpy(roll_mel_template())
+    e_roll = torch.stack([torch.einsum("nctd,cdf->ntf", (r.float() + 1) ** 2, W).mean()
+                          for r in rolls.split(64)]).mean()
+    return (e_latent / e_roll).reshape(())
 
 
 def cfg_dropout(batch_size: int, *, p_music: float, p_video: float, p_both: float,
@@ -189,8 +214,11 @@ class LDMStage:
                                              p_both=cfg.p_drop_both, device=x0.device)
         keys = ("video_tokens", "instruments", "tempo", "key", "mode", "intensity", "frame0", "beat_pos")
         controls = {k: batch[k] for k in keys if k in batch}
+        stats = {"scale": batch["latent_scale"][0], "silence": batch["silence"][0]}
+        if "roll_gain" in batch:
+            stats["roll_gain"] = batch["roll_gain"][0]
         pred = model(x_t, t, {**controls, "drop_music": drop_music, "drop_video": drop_video},
-                     latent_stats={"scale": batch["latent_scale"][0], "silence": batch["silence"][0]})
+                     latent_stats=stats)
         err = (pred.float() - target).pow(2)  # (B, 8, crop, 32)
         acp = self.scheduler.alphas_cumprod.to(x0.device)[t]  # (B,) alpha_bar_t
         weight = (1.0 / acp).clamp(max=cfg.high_noise_weight)  # (B,)
@@ -256,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["LATENT_CACHE_VERSION", "LDMStage", "benchmark", "cfg_dropout", "corpus_beat_positions",
-           "encode_corpus"]
+           "encode_corpus", "roll_energy_gain"]
 
 if __name__ == "__main__":
     sys.exit(main())
