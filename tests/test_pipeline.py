@@ -20,7 +20,7 @@ from soundtrack.sampling.scores import Scorer
 def export_tiny_runs(root: Path) -> dict[str, Path]:
     """Random-init tiny runs, exported as the training loop does: {"vae", "vocoder", "cvsm",
     "ldm", "ldm_nosdma", "instruments", "judge"} -> run directory (the keys of
-    soundtrack.evaluation.ablations.DEFAULT_RUNS)."""
+    soundtrack.evaluation.ablations.DEFAULT_RUNS), and "score" (the score engine's model)."""
     import dataclasses
 
     from soundtrack.models import cvsm, instruments, ldm, vae, vocoder
@@ -30,6 +30,7 @@ def export_tiny_runs(root: Path) -> dict[str, Path]:
     # no attention at full resolution: self-attention over a whole clip's 256 x 32 patches
     # costs ~1.6 s per UNet call on one CPU thread (the small config has none there either)
     ldm_cfg = dataclasses.replace(ldm.CONFIGS["tiny"], attention_levels=(False, True))
+    score_cfg = dataclasses.replace(ldm.CONFIGS["score-tiny"], attention_levels=(False, True))
     built = {
         "vae": (vae.MelVAE(vae.CONFIGS["tiny"]), vae.CONFIGS["tiny"]),
         "vocoder": (vocoder.Vocoder(vocoder.CONFIGS["tiny"]), vocoder.CONFIGS["tiny"]),
@@ -40,6 +41,7 @@ def export_tiny_runs(root: Path) -> dict[str, Path]:
         "instruments": (instruments.InstrumentClassifier(instruments.CLASSIFIER_CONFIGS["tiny"]),
                         instruments.CLASSIFIER_CONFIGS["tiny"]),
         "judge": (instruments.InstrumentJudge(instruments.JUDGE_CONFIGS["tiny"]), instruments.JUDGE_CONFIGS["tiny"]),
+        "score": (ldm.SoundtrackLDM(score_cfg), score_cfg),  # the score engine's model (music_stem="roll")
     }
     runs = {}
     for name, (model, cfg) in built.items():
@@ -50,7 +52,7 @@ def export_tiny_runs(root: Path) -> dict[str, Path]:
 
 
 def export_tiny_checkpoints(root: Path) -> Path:
-    """Tiny random runs in the bundled layout (checkpoints/{vae,vocoder,cvsm,ldm,ldm-nosdma})."""
+    """Tiny random runs in the bundled layout (checkpoints/{vae,vocoder,cvsm,ldm,ldm-nosdma,score,...})."""
     runs = export_tiny_runs(root / "runs")
     ckpt = root / "checkpoints"
     ckpt.mkdir()

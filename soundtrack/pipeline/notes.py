@@ -10,12 +10,20 @@ requested key and mode, and played by the families the instrumentation weights c
 """
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import numpy as np
 
 from soundtrack.config import AUDIO, MIX, TIMING
+from soundtrack.errors import InputError
 from soundtrack.music.beatgrid import BeatGrid
-from soundtrack.music.score import LANES, Score, ScoreNote, decode_roll, orchestrate, score_from_lanes
+from soundtrack.music.score import (LANES, Score, ScoreNote, decode_roll, orchestrate, reorchestrate,
+                                    score_from_lanes)
+from soundtrack.pipeline.mixdown import mix_take
+from soundtrack.pipeline.report import loudness
 from soundtrack.pipeline.settings import Controls
+from soundtrack.pipeline.take import Take
 
 
 def take_score(rolls: list[np.ndarray], starts_s: list[float], *, controls: Controls, grid: BeatGrid,
@@ -51,4 +59,35 @@ def render_take(score: Score, *, soundfont: str | None = None) -> tuple[np.ndarr
     return music48, music16.astype(np.float32)
 
 
-__all__ = ["render_take", "take_score"]
+def score_report(score: Score, *, soundfont: str) -> dict:
+    """report["score"] of a take: who plays what, how many notes, through which soundfont."""
+    return {"families": score.families, "notes": score.n_notes, "soundfont": soundfont,
+            "parts": {p.family: {"role": p.role, "program": p.program, "notes": len(p.notes)}
+                      for p in score.parts}}
+
+
+def reorchestrate_take(take: Take, moves: dict[str, str], *, soundfont: str | None = None) -> Take:
+    """The take's notes played by other families (e.g. {"strings": "brass"}), rendered and mixed
+    again at the take's balance: no generation, a fraction of a second. One-line InputError for
+    a neural take (no notes), an unknown family or a family the take does not have."""
+    from soundtrack.render.soundfonts import default_soundfont
+
+    if take.score is None:
+        raise InputError("this take has no notes to re-orchestrate: it was made by the neural engine")
+    try:
+        score = reorchestrate(take.score, moves)
+    except KeyError as e:
+        raise InputError(str(e.args[0])) from None
+    t0 = time.perf_counter()
+    music48, music16 = render_take(score, soundfont=soundfont)
+    mix = mix_take(music48, take.sfx16, events=take.events, balance=take.settings.balance)
+    report = dict(take.report)
+    report["score"] = score_report(score, soundfont=soundfont or default_soundfont())
+    report["reorchestrated"] = {**take.report.get("reorchestrated", {}), **moves}
+    report["loudness"] = loudness(mix)
+    elapsed = time.perf_counter() - t0
+    report["timings_s"] = {"render": elapsed, "total": elapsed}
+    return dataclasses.replace(take, score=score, music48=music48, music16=music16, mix=mix, report=report)
+
+
+__all__ = ["render_take", "reorchestrate_take", "score_report", "take_score"]

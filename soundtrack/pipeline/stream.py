@@ -28,7 +28,7 @@ from soundtrack.errors import InputError, readable_file
 from soundtrack.models.ldm import is_score_model
 from soundtrack.pipeline.loading import Models, load_bundled
 from soundtrack.pipeline.mixdown import join_windows, mix_take
-from soundtrack.pipeline.notes import render_take, take_score
+from soundtrack.pipeline.notes import render_take, score_report, take_score
 from soundtrack.pipeline.report import loudness, notes, scores_summary
 from soundtrack.pipeline.settings import Settings
 from soundtrack.render.soundfonts import default_soundfont
@@ -58,11 +58,15 @@ class SoundtrackPipeline:
             raise TypeError(f"config must be a GenerationConfig, got {type(config).__name__}")
         self.models = models
         self.config = config or GenerationConfig()
-        # "score": the diffusion model writes notes that sampled instruments play (`soundfont`:
+        # engine "score": the diffusion model writes notes that sampled instruments play (`soundfont`:
         # a name of soundtrack/render/soundfonts.py, None its default); "neural": it writes audio
-        self.engine = "score" if is_score_model(models.ldm) else "neural"
         self.soundfont = soundfont
-        self.scorer = Scorer(cvsm=models.cvsm, instruments=models.instruments)
+        self.engine = "score" if is_score_model(models.ldm) else "neural"
+        # SNIO's scores read decoded mels; a note roll's is a stand-in (sampling/decode.roll_mel) that
+        # says where notes sound, not which instrument or how it sounds to CVSM: the score engine's
+        # SNIO climbs tempo, balance and sync only (score.md, "SNIO")
+        score = self.engine == "score"
+        self.scorer = Scorer(cvsm=None if score else models.cvsm, instruments=None if score else models.instruments)
         self._lock = threading.Lock()
         self._plans: dict[tuple, VideoPlan] = {}
 
@@ -193,10 +197,7 @@ class SoundtrackPipeline:
             "notes": notes(has_events=bool(plan.events), balance=settings.balance),
         }
         if score is not None:
-            report["score"] = {"families": score.families, "notes": score.n_notes, "key": settings.key,
-                               "mode": settings.mode, "soundfont": self.soundfont or default_soundfont(),
-                               "parts": {p.family: {"role": p.role, "program": p.program, "notes": len(p.notes)}
-                                         for p in score.parts}}
+            report["score"] = score_report(score, soundfont=self.soundfont or default_soundfont())
         take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
                     duration_s=plan.duration_s, grid=grid, events=list(plan.events),
                     snio_offsets=[o.offset for o in outs], report=report, score=score, music48=music48)
