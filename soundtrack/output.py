@@ -50,7 +50,7 @@ def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[st
         grid_beats = take.grid.beats_between(0.0, take.duration_s)
         spectrogram_png(tmp / "spectrogram.png", music16=take.music16, sfx16=take.sfx16,
                         mix16=take.music16 + take.sfx16, events=take.events, beats=beats, grid_beats=grid_beats,
-                        title=f"requested {take.tempo_bpm:.0f} BPM, measured {tempo:.0f} BPM")
+                        title=f"requested {take.tempo_bpm:.0f} BPM, measured {tempo:.0f} BPM", score=take.score)
         # 4. The notes for a DAW (score engine), and the report
         files = list(OUTPUT_FILES)
         if take.score is not None:

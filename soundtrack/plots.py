@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from soundtrack.config import AUDIO, TIMING
+from soundtrack.music.score import Score
 from soundtrack.video.features import VisualEvent
 
 EVENT_COLOURS = {"cut": "#e8e8e8", "flash": "#ffd84a", "impact": "#ff5a4a"}
@@ -16,10 +17,11 @@ PREVIEW_WIDTH, PREVIEW_PANEL = 800, 96  # live preview: pixels across, and per p
 
 def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16: np.ndarray,
                     events: list[VisualEvent], beats: np.ndarray, grid_beats: np.ndarray | None = None,
-                    title: str = "") -> None:
+                    title: str = "", score: Score | None = None) -> None:
     """Three log-mel panels (music / effects / mix) on one time axis, with the video's events
     (coloured lines by type), the beats measured on the music (ticks along the top of each
-    panel) and the requested grid the music was conditioned on (ticks along the bottom)."""
+    panel) and the requested grid the music was conditioned on (ticks along the bottom); with
+    a `score` (the score engine), a piano roll of its notes under them (:func:`piano_roll`)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,8 +30,11 @@ def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16
     from soundtrack.audio.mel import log_mel
 
     duration = len(music16) / AUDIO.sample_rate
-    fig, axes = plt.subplots(3, 1, figsize=(12, 6.4), sharex=True, constrained_layout=True)
-    for ax, (name, wave) in zip(axes, (("music", music16), ("effects", sfx16), ("mix", mix16))):
+    rows = 3 if score is None else 4
+    fig, axes = plt.subplots(rows, 1, figsize=(12, 2.13 * rows), sharex=True, constrained_layout=True)
+    if score is not None:
+        piano_roll(axes[3], score, events=events)
+    for ax, (name, wave) in zip(axes[:3], (("music", music16), ("effects", sfx16), ("mix", mix16))):
         mel = log_mel(np.asarray(wave, np.float32))[0].numpy()  # (64, F)
         ax.imshow(mel, origin="lower", aspect="auto", cmap=MEL_CMAP, vmin=MEL_FLOOR,
                   vmax=max(MEL_CEIL, mel.max()),
@@ -46,6 +51,36 @@ def spectrogram_png(path: Path, *, music16: np.ndarray, sfx16: np.ndarray, mix16
         axes[0].set_title(title)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def piano_roll(ax, score: Score, *, events: list[VisualEvent] = ()) -> None:
+    """The score's notes on a matplotlib axis: one bar per note at its MIDI pitch, coloured by
+    family (its avatar colour), drums as ticks in a band below the pitched notes; the video's
+    events as lines, the grid's bars as faint lines."""
+    from soundtrack.music.families import family
+
+    drum_row = 20  # the kit is drawn below the lowest bass note
+    for part in score.parts:
+        colour = np.array(family(part.family).colour) / 255.0
+        for n in part.notes:
+            y = drum_row - 8 + (n.pitch % 16) / 2 if part.is_drums else n.pitch
+            ax.add_patch(_bar(n.start, y - 0.4, n.end - n.start, 0.8, colour))
+        ax.plot([], [], color=colour, lw=4, label=part.family)
+    for e in events:
+        ax.axvline(e.time, color=EVENT_COLOURS.get(e.type, "grey"), lw=1.0, alpha=0.6)
+    for t in score.grid.beats_between(0.0, score.duration)[::4]:
+        ax.axvline(t, color="#888888", lw=0.4, alpha=0.5)
+    ax.set_facecolor("#16161c")
+    ax.set_ylim(drum_row - 10, 100)
+    ax.set_xlim(0.0, score.duration)
+    ax.set_ylabel("notes\nMIDI pitch")
+    ax.legend(loc="upper right", fontsize=7, ncol=min(5, len(score.parts)) or 1, framealpha=0.6)
+
+
+def _bar(x: float, y: float, w: float, h: float, colour):
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((x, y), w, h, facecolor=colour, edgecolor="none")
 
 
 def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, duration_s: float,
