@@ -1,17 +1,21 @@
 """The studio's live loop: one browser session, and a run as frames.
 
     session = Session(state.takes_dir)               # state: the process's StudioState
-    ticket = session.request()                       # a newer run: the one in flight stops
-    for frame in run(state, session, ticket, "clip.mp4", Settings(seed=3), warm=True):
+    session.request(Job(video, Settings(seed=3), warm=True))   # what the page wants now
+    for frame in follow(state, session):             # runs it, and whatever is asked meanwhile
         frame.kind       # "preview" per SNIO iteration / window, then "take"; or "stopped"
         frame.spectrogram, frame.audio, frame.scores     # what the page shows live
     session.takes[-1].files["soundtrack.mp4"]
 
-How a run is replaced. Every run holds a ticket. :meth:`Session.request` (called by the page
-without queueing, the moment a control moves) takes the next ticket and sets the
-`threading.Event` of the run in flight, whose pipeline raises `Cancelled` at its next
-SNIO iteration or sampler step. A queued run starts only if its ticket is still the
-newest (:meth:`Session.claim`), so a burst of slider moves runs once, with the last values.
+Latest wins. The page hands every change to :meth:`Session.request` at once (not queued):
+it records the change as the session's one wanted :class:`Job`, replacing any older one,
+and sets the `threading.Event` of the run in flight, whose pipeline raises `Cancelled` at
+its next SNIO iteration or sampler step. :func:`follow` (the page's one queued handler)
+runs the wanted job; when a newer one replaced it mid-run, it starts that one instead of
+ending, so a burst of changes runs once more, with the last values, whatever the browser
+does with the events it queued (Gradio skips an event whose handler is still running:
+that had left the page at "Stopped" with nothing running, issue 18). :func:`run` is one
+take of one ticket, for callers that drive the loop themselves (scripts, tests).
 
 Warm start. A run with `warm=True` hands the previous take's SNIO offsets to the pipeline
 (`warm_offsets`) when that take is of the same video with the same seed: SNIO goes on from
@@ -65,6 +69,18 @@ class TakeRecord:
         return self.files["report.json"].parent
 
 
+@dataclass(frozen=True)
+class Job:
+    """A take the page asked for: this video with these settings, warm or from the seed."""
+
+    video: Path
+    settings: Settings
+    warm: bool
+
+
+STOPPED = "Stopped before the take was finished."
+
+
 class Session:
     """One browser session: its takes, its run in flight and its voter id.
 
@@ -80,6 +96,8 @@ class Session:
         self.pair_id: int | None = None  # the A/B pair on screen
         self._lock = threading.Lock()
         self._ticket = 0
+        self._wanted: Job | None = None  # the newest request's job, until a run claims it
+        self._why = STOPPED  # what a stopped run says
         self._cancel = threading.Event()
         self._active = False
         self._count = 0
@@ -97,25 +115,40 @@ class Session:
 
     @property
     def started(self) -> bool:
-        """Whether a run is in flight or a take exists (moving a control then re-runs)."""
-        return self._active or bool(self.takes)
+        """Whether a run is in flight or asked for, or a take exists (moving a control then re-runs)."""
+        return self._active or self._wanted is not None or bool(self.takes)
 
-    def request(self) -> int:
-        """A ticket for a new run; the run in flight is told to stop."""
+    def request(self, job: Job | None = None) -> int:
+        """A ticket for a new run, for `job` (the session's wanted job from now on, replacing an
+        older one); the run in flight is told to stop."""
         with self._lock:
             self._ticket += 1
+            self._wanted, self._why = job, STOPPED
             self._cancel.set()
             return self._ticket
 
-    def stop(self) -> None:
-        """Stop the run in flight (and any queued one)."""
-        self.request()
+    def stop(self, why: str = STOPPED) -> None:
+        """Stop the run in flight and forget any wanted job; the stopped run says `why`."""
+        with self._lock:
+            self._ticket += 1
+            self._wanted, self._why = None, why
+            self._cancel.set()
+
+    def pending(self) -> tuple[int, Job] | None:
+        """(ticket, job) of the wanted job no run has claimed yet, else None."""
+        with self._lock:
+            return None if self._wanted is None else (self._ticket, self._wanted)
+
+    @property
+    def stop_reason(self) -> str:
+        return self._why
 
     def claim(self, ticket: int) -> threading.Event | None:
         """The cancel event of a run that may start now, or None if a newer run was requested."""
         with self._lock:
             if ticket != self._ticket:
                 return None
+            self._wanted = None
             self._cancel = threading.Event()
             self._active = True
             return self._cancel
@@ -149,7 +182,8 @@ class Session:
 class Frame:
     """What the page shows at one moment of a run."""
 
-    kind: str  # "preview", "progress" (status and scores, no preview), "take", "stopped", "unchanged"
+    kind: str  # "preview", "progress" (status and scores, no preview), "take", "unchanged", "stopped",
+    # "restart" (stopped by a newer change, which starts now)
     status: str  # one line for people
     progress: float = 0.0
     spectrogram: Path | None = None  # music / effects / mix mels with events and beats
@@ -239,9 +273,28 @@ def run(state: StudioState, session: Session, ticket: int, video: str | Path, se
         yield Frame("take", take_summary(record), 1.0, spectrogram=files["spectrogram.png"],
                     audio=None, scores=rows, take=record)
     except Cancelled:
-        yield Frame("stopped", "Stopped before the take was finished.", 0.0)
+        yield Frame("stopped", session.stop_reason, 0.0)
     finally:
         session.release(cancel)
+
+
+def follow(state: StudioState, session: Session, *,
+           on_progress: Callable[[float, str], None] | None = None) -> Iterator[Frame]:
+    """Run the session's wanted job, then each job asked for while it ran (latest wins).
+
+    A run stopped by a newer request is not the end: its "stopped" frame becomes a
+    "restart" one and the newest job starts, so the page always ends with a take of its last
+    settings (or an error, or Stop). Yields nothing when no job is waiting (another handler
+    ran it already).
+    """
+    while (wanted := session.pending()) is not None:
+        ticket, job = wanted
+        for frame in run(state, session, ticket, job.video, job.settings, warm=job.warm,
+                         on_progress=on_progress):
+            if frame.kind == "stopped" and session.pending() is not None:
+                yield Frame("restart", "Starting again with your latest change.", 0.0)
+                break
+            yield frame
 
 
 def _remixed(session: Session, prev: TakeRecord, settings: Settings,
@@ -309,4 +362,5 @@ def take_summary(take: TakeRecord) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Frame", "Session", "TakeRecord", "render_preview", "run", "take_summary"]
+__all__ = ["STOPPED", "Frame", "Job", "Session", "TakeRecord", "follow", "render_preview", "run",
+           "take_summary"]

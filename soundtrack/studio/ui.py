@@ -6,7 +6,10 @@ Settings), live.py (sessions, the run loop, previews), listening.py (A/B), api.p
 (`/generate`); here it is only laid out and connected.
 
 Every generation event shares one concurrency group ("generate"), so the queue runs one at
-a time (the CPU has two cores); stopping a run is not queued, so it takes effect at once.
+a time (the CPU has two cores). A change is two steps: an unqueued one that makes the page's
+settings the session's wanted job and stops the run in flight at once, then the queued
+handler (live.follow), which runs the newest wanted job to a take; its events use
+trigger_mode="always_last", so a change made while it runs asks for one more call, never none.
 """
 from __future__ import annotations
 
@@ -91,6 +94,12 @@ def _close_session(session) -> None:
         session.close()
 
 
+def problem(message: str) -> str:
+    """A problem the person should see: a toast now, and the line returned for the status."""
+    gr.Warning(message)
+    return f"⚠️ {message[:1].upper()}{message[1:]}"
+
+
 def live_session(session):
     """The page's live.Session (made when the page loads)."""
     if session is None:
@@ -102,7 +111,6 @@ def live_session(session):
 @dataclass
 class ScoreTab:
     session: gr.State
-    ticket: gr.Number  # the newest run's ticket, kept in the page so a queued run knows its own
     video: gr.Video
     controls: dict  # control name -> component (controls.CONTROL_NAMES)
     generate: gr.Button
@@ -208,8 +216,7 @@ def _score_tab(session: gr.State) -> ScoreTab:
                 downloads = {f: gr.DownloadButton(label, visible=False, size="md", min_width=120,
                                                   elem_id=f"download-{f.replace('.', '-')}")
                              for f, label in DOWNLOADS.items()}
-    ticket = gr.Number(value=0, visible=False, precision=0)
-    return ScoreTab(session=session, ticket=ticket, video=video, controls=controls, generate=generate, stop=stop,
+    return ScoreTab(session=session, video=video, controls=controls, generate=generate, stop=stop,
                     dice=dice, load=load, status=status, spectrogram=spectrogram, audio=audio, plots=plots,
                     result=result, downloads=downloads)
 
@@ -245,63 +252,72 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
     from soundtrack.pipeline.settings import read_settings_json
     from soundtrack.studio.controls import controls_from_settings, weight_name
 
-    inputs = {tab.session, tab.ticket, tab.video, *tab.controls.values()}
+    inputs = {tab.session, tab.video, *tab.controls.values()}
 
-    def runner(warm: bool):
-        @user_errors
-        def run(data: dict, progress=gr.Progress()):
-            session, ticket = live_session(data[tab.session]), int(data[tab.ticket] or 0)
-            if ticket <= 0:  # a control moved before anything ran: nothing to redo
-                return
-            if not data[tab.video]:
-                raise InputError("pick an example or upload a video first")
-            settings = tab.settings(data)
+    def wanter(warm: bool, *, only_if_started: bool):
+        def want(data: dict):
+            """Not queued: the page's newest settings become the session's job, the run in flight stops."""
+            session = live_session(data[tab.session])
+            if only_if_started and not session.started:  # a control moved before anything ran
+                return gr.update()
+            try:
+                if not data[tab.video]:
+                    raise InputError("pick an example or upload a video first")
+                job = live.Job(Path(data[tab.video]), tab.settings(data), warm=warm)
+            except InputError as e:
+                session.stop(why=problem(str(e)))
+                return session.stop_reason
+            session.request(job)
+            return gr.update()
+        return want
 
-            def on_progress(p: float, desc: str) -> None:
-                progress(p, desc=desc)
-
-            for frame in live.run(studio, session, ticket, data[tab.video], settings, warm=warm,
-                                  on_progress=on_progress):
+    def follow(session, progress=gr.Progress()):
+        """Queued: run the session's wanted job and every newer one asked for meanwhile (live.follow)."""
+        session = live_session(session)
+        yield {tab.status: gr.skip()}  # yielding nothing would blank every output (another call ran the job)
+        try:
+            for frame in live.follow(studio, session, on_progress=lambda p, desc: progress(p, desc=desc)):
                 yield _frame_updates(tab, frame)
-        return run
+        except InputError as e:
+            yield {tab.status: problem(str(e))}
 
-    run_cold, run_warm = runner(False), runner(True)
+    # always_last: a change while the handler runs asks for one more call after it, never drops it
+    now = dict(queue=False, api_visibility="private", trigger_mode="always_last", show_progress="hidden")
     queued = dict(outputs=tab.outputs, concurrency_id=GENERATE, show_progress_on=[tab.result],
-                  api_visibility="private")
+                  api_visibility="private", trigger_mode="always_last")
 
-    def request(session) -> int:  # not queued: the run in flight stops now
-        return live_session(session).request()
+    def run_on(triggers: list, *, warm: bool = True) -> None:
+        """These triggers ask for a take (warm: only once something ran) and start the queued handler."""
+        gr.on(triggers, wanter(warm, only_if_started=warm), inputs, tab.status, **now).then(
+            follow, tab.session, **queued)
 
-    def request_if_started(session) -> int:
-        return live_session(session).request() if session.started else 0
+    def run_after(event) -> None:
+        """A control's own first step (the BPM unticks "auto"), then as run_on."""
+        event.then(wanter(True, only_if_started=True), inputs, tab.status, **now).then(follow, tab.session,
+                                                                                     **queued)
 
     def stop(session):
         running = live_session(session).running
         session.stop()
         return "Stopped." if running else gr.update()
 
-    now = dict(queue=False, api_visibility="private")
-    tab.generate.click(request, tab.session, tab.ticket, **now).then(run_cold, inputs, **queued)
+    run_on([tab.generate.click], warm=False)
     tab.stop.click(stop, tab.session, tab.status, **now)
-    tab.dice.click(lambda: random.randrange(2**31 - 1), None, tab.controls["seed"], **now).then(
-        request_if_started, tab.session, tab.ticket, **now).then(run_warm, inputs, **queued)
+    run_after(tab.dice.click(lambda: random.randrange(2**31 - 1), None, tab.controls["seed"], **now))
     # Any control moved after a run: re-run warm. The BPM slider unticks "auto" first, and a
     # weight slider ticks its family, since that is what moving them asks for.
-    def rerun(event) -> None:
-        event.then(request_if_started, tab.session, tab.ticket, **now).then(run_warm, inputs, **queued)
-
     c = tab.controls
-    rerun(c["tempo"].release(lambda: False, None, c["tempo_auto"], **now))
+    run_after(c["tempo"].release(lambda: False, None, c["tempo_auto"], **now))
     for f in FAMILY_NAMES:
         def tick(families: list, weight: float, f: str = f) -> list:
             chosen = set(families or []) | ({f} if weight > 0 else set())
             return [g for g in FAMILY_NAMES if g in chosen]
 
-        rerun(c[weight_name(f)].release(tick, [c["families"], c[weight_name(f)]], c["families"], **now))
+        run_after(c[weight_name(f)].release(tick, [c["families"], c[weight_name(f)]], c["families"], **now))
     plain = [name for name in c if name != "tempo" and not name.startswith("weight_")]
     triggers = [c[n].release if isinstance(c[n], gr.Slider) else c[n].submit if isinstance(c[n], gr.Number)
                 else c[n].input for n in plain]
-    gr.on(triggers, request_if_started, tab.session, tab.ticket, **now).then(run_warm, inputs, **queued)
+    run_on(triggers)
 
     @user_errors
     def load_settings(path: str):

@@ -171,3 +171,46 @@ def test_a_fresh_page_fits_a_phone(server, browser) -> None:
     page.wait_for_selector("#ab-make", timeout=10_000)
     _no_horizontal_overflow(page)
     page.close()
+
+
+def _record_status(page) -> None:
+    """Keep every text the status line shows in window.statusLog (a MutationObserver)."""
+    page.evaluate("""() => { window.statusLog = [];
+        const el = document.querySelector('#status');
+        const note = () => { const md = el.querySelector('[data-testid=markdown]');
+            const t = md ? md.innerText.trim() : '';
+            if (window.statusLog.at(-1) !== t) window.statusLog.push(t); };
+        note();
+        new MutationObserver(note).observe(el, {subtree: true, childList: true, characterData: true}); }""")
+
+
+def test_quick_changes_end_in_a_take_of_the_last_settings(server, browser, artifacts: Path) -> None:
+    """Issue 18: three families clicked 0.3 s apart while takes run; the last settings win and run."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+    page.get_by_text("Night hits (8 s)", exact=True).click()
+    page.wait_for_selector("#video video", timeout=20_000)
+    for elem_id, value in (("steps", "6"), ("snio-iters", "2")):  # a take lasts a few seconds
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#generate").click()
+    _wait_text(page, "#status", "Take 1")
+    _record_status(page)
+    for family in ("strings", "bass", "brass"):  # piano, strings, bass, drums -> piano, brass, drums
+        page.locator("#families label", has_text=family).click()
+        page.wait_for_timeout(300)
+    try:
+        _wait_text(page, "#status", "Take 2", timeout=TAKE_TIMEOUT_MS)
+    except Exception:
+        log = page.evaluate("window.statusLog")
+        raise AssertionError(f"no take after the changes; the status showed {log}") from None
+    page.wait_for_timeout(1500)  # nothing else is coming
+    log = page.evaluate("window.statusLog")
+    assert "Take 2" in log[-1] and not any("Take 3" in s for s in log), "\n---\n".join(log)
+    with page.expect_download() as download:
+        page.locator("#download-settings-json").click()
+    saved = json.loads(Path(download.value.path()).read_text())["settings"]
+    assert set(saved["instruments"]) == {"piano", "brass", "drums"}, saved
+    page.close()

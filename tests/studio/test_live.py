@@ -222,6 +222,33 @@ def test_a_newer_request_stops_the_run_in_flight(studio_env, studio) -> None:
     assert not session.takes and not session.started
 
 
+def test_follow_goes_on_with_the_newest_settings_when_changes_stop_its_run(studio_env, studio) -> None:
+    """Latest wins (issue 18): changes during a run stop it, and the last of them runs to a take."""
+    session = live.Session(studio.takes_dir)
+    session.request(live.Job(CLIP, Settings(seed=1, **FAST), warm=False))
+    last = Settings(seed=1, instruments={"piano": 1.0, "brass": 0.5}, **FAST)
+    frames = []
+    for frame in live.follow(studio, session):
+        frames.append(frame)
+        if len(frames) == 1:  # three quick changes while the first preview shows
+            for s in (Settings(seed=1, intensity=0.7, **FAST), Settings(seed=1, tempo=90, **FAST), last):
+                session.request(live.Job(CLIP, s, warm=True))
+    kinds = [f.kind for f in frames]
+    assert kinds[:2] == ["preview", "restart"] and kinds[-1] == "take" and "stopped" not in kinds, kinds
+    assert [t.settings for t in session.takes] == [last] and not session.running
+    assert list(live.follow(studio, session)) == []  # nothing is waiting: another handler ran it
+
+    # Stop forgets the wanted job; the run says why it stopped
+    session.request(live.Job(CLIP, Settings(seed=2, **FAST), warm=False))
+    frames = []
+    for frame in live.follow(studio, session):
+        frames.append(frame)
+        if len(frames) == 1:
+            session.stop(why="⚠️ Tick at least one instrument family")
+    assert [f.kind for f in frames] == ["preview", "stopped"] and "instrument family" in frames[-1].status
+    assert len(session.takes) == 1 and session.pending() is None
+
+
 def test_a_session_keeps_its_last_takes_only(studio_env, studio) -> None:
     session = live.Session(studio.takes_dir)
     dirs = []
