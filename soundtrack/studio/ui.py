@@ -69,35 +69,39 @@ def launch_options(studio: StudioState) -> dict:
     return {"css": CSS, "theme": gr.themes.Soft(), "allowed_paths": [str(media)]}
 
 
-def user_errors(fn):
-    """Run a handler so that an InputError reaches the page as a one-line gr.Error."""
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def gen(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except InputError as e:
-                raise gr.Error(str(e), print_exception=False) from None
-        return gen
+def problem(message: str) -> str:
+    """A problem the person should see: a toast now, and the line returned for a status line."""
+    gr.Warning(message)
+    return f"⚠️ {message[:1].upper()}{message[1:]}"
 
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except InputError as e:
-            raise gr.Error(str(e), print_exception=False) from None
-    return call
+
+def errors_to(status):
+    """Decorate a handler that returns (or yields) {component: value} so that an InputError shows
+    on the `status` Markdown (and as a toast), one line. A raised gr.Error would instead cover
+    every output of the event with a red "Error" box that stays until that same event succeeds."""
+    def wrap(fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen(*args, **kwargs):
+                try:
+                    yield from fn(*args, **kwargs)
+                except InputError as e:
+                    yield {status: problem(str(e))}
+            return gen
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except InputError as e:
+                return {status: problem(str(e))}
+        return call
+    return wrap
 
 
 def _close_session(session) -> None:
     if session is not None:
         session.close()
-
-
-def problem(message: str) -> str:
-    """A problem the person should see: a toast now, and the line returned for the status."""
-    gr.Warning(message)
-    return f"⚠️ {message[:1].upper()}{message[1:]}"
 
 
 def live_session(session):
@@ -319,7 +323,7 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
                 else c[n].input for n in plain]
     run_on(triggers)
 
-    @user_errors
+    @errors_to(tab.status)
     def load_settings(path: str):
         saved = read_settings_json(path)
         values = controls_from_settings(saved.settings)
@@ -384,7 +388,7 @@ def _ab_tab(state: gr.State, score: ScoreTab, studio: StudioState) -> tuple:
         return {x: pair.x_media, y: pair.y_media, comment: "",
                 ab_status: f"Pair {pair.id} ({pair.comparison}, {pair.video}): {note}"}
 
-    @user_errors
+    @errors_to(ab_status)
     def make_pair(data: dict, progress=gr.Progress()):
         session = live_session(data[state])
         if data[comparison] == listening.TAKES:
@@ -397,13 +401,14 @@ def _ab_tab(state: gr.State, score: ScoreTab, studio: StudioState) -> tuple:
                                               on_progress=lambda p, d: progress(p, desc=d))
         return show(session, pair, "which soundtrack fits the video better?")
 
+    @errors_to(ab_status)
     def next_pair(session) -> dict:
         pair = listening.next_pair(studio, live_session(session).id)
         return show(session, pair, "which soundtrack fits the video better?" if pair else
                     "No pair left to judge: make one from the current video.")
 
     def voter(choice: str):
-        @user_errors
+        @errors_to(ab_status)
         def vote(session, text: str) -> dict:
             if live_session(session).pair_id is None:
                 raise InputError("make a pair or load the next one before voting")

@@ -214,3 +214,47 @@ def test_quick_changes_end_in_a_take_of_the_last_settings(server, browser, artif
     saved = json.loads(Path(download.value.path()).read_text())["settings"]
     assert set(saved["instruments"]) == {"piano", "brass", "drums"}, saved
     page.close()
+
+
+def _error_boxes(page, elem_ids: tuple[str, ...]) -> list[str]:
+    """The components among `elem_ids` that Gradio covers with its red "Error" box."""
+    return page.evaluate("""ids => ids.filter(id => Array.from(document.querySelectorAll(
+        `#${id} [data-testid=status-tracker]`)).some(t => !t.classList.contains('hide')
+                                                         && t.innerText.includes('Error')))""", list(elem_ids))
+
+
+def _two_takes(page) -> None:
+    """Take 1 of an example (fast quality), then take 2: its stems mixed at another balance."""
+    page.get_by_text("Night hits (8 s)", exact=True).click()
+    page.wait_for_selector("#video video", timeout=20_000)
+    for elem_id, value in (("steps", "2"), ("snio-iters", "1")):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#generate").click()
+    _wait_text(page, "#status", "Take 1")
+    _click_slider(page, "balance", 0.8)
+    _wait_text(page, "#status", "Take 2")
+
+
+def test_a_vote_without_a_pair_says_so_once_and_leaves_no_error_boxes(server, browser) -> None:
+    """Issue 18: the A/B outputs were covered by red "Error" boxes until a vote succeeded."""
+    ab_outputs = ("ab-x", "ab-y", "ab-comment", "ab-results", "ab-status")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+    page.get_by_role("tab", name="A/B listening").click()
+    page.locator("#ab-vote-x").click()
+    _wait_text(page, "#ab-status", "Make a pair", timeout=10_000)
+    message = page.locator("#ab-status [data-testid=markdown]").inner_text().strip()
+    assert "\n" not in message and "before voting" in message, message
+    assert _error_boxes(page, ab_outputs) == []
+
+    page.get_by_role("tab", name="Score").click()
+    _two_takes(page)
+    page.get_by_role("tab", name="A/B listening").click()
+    page.locator("#ab-make").click()
+    _wait_text(page, "#ab-status", "which soundtrack fits the video better?", timeout=20_000)
+    page.wait_for_selector("#ab-x video", timeout=10_000)
+    assert _error_boxes(page, ab_outputs) == []
+    page.close()
