@@ -444,20 +444,43 @@ def _analyze(video: str | None):
         raise gr.Error(str(err)) from None
 
 
-def _analysis_tab() -> None:
+def _analysis_tab(studio: StudioState) -> None:
     examples = [str(p) for p in sorted(ASSETS.glob("*.mp4"))]
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
-            video = gr.Video(label="Video", sources=["upload"])
-            run = gr.Button("Analyse", variant="primary")
+            video = gr.Video(label="Video", sources=["upload"], elem_id="analysis-video")
+            run = gr.Button("Analyse", variant="primary", elem_id="analyse")
             if examples:
                 gr.Examples(examples=examples, inputs=video)
         with gr.Column(scale=2, min_width=300):
-            summary = gr.Markdown()
-            plot = gr.Plot(label="Motion, brightness and visual onsets")
+            summary = gr.Markdown(elem_id="analysis-summary")
+            plot = gr.Plot(label="Motion, brightness and visual onsets", elem_id="analysis-plot")
             table = gr.Dataframe(headers=["time (s)", "type", "x (0 left .. 1 right)", "strength"],
                                  label="Visual events", interactive=False, elem_id="events-table")
+    show_playable(video, summary, studio, then="press Analyse")
     run.click(_analyze, inputs=video, outputs=[plot, table, summary], api_name="analyze")
+
+
+def show_playable(video: gr.Video, status: gr.Markdown, studio: StudioState, *, then: str) -> None:
+    """An upload a browser cannot play (AVI, MKV, ...) is replaced by its H.264 mp4 copy
+    (soundtrack/studio/preview.py): shown, analysed and scored in its place."""
+    from soundtrack.studio.preview import is_playable, playable_copy
+
+    @errors_to(status)
+    def upload(path: str | None):
+        if not path:
+            return
+        name = Path(path).name
+        if is_playable(path):
+            yield {status: f"{name} is ready: {then}."}
+            return
+        yield {status: f"Making a copy of {name} that browsers play (H.264)..."}
+        shown = playable_copy(path, cache=studio.takes_dir / "previews")
+        yield {video: str(shown), status: f"{name} is shown, analysed and scored as {shown.name}, "
+                                          f"a copy browsers play (H.264): {then}."}
+
+    video.upload(upload, video, [video, status], concurrency_id="preview", api_visibility="private",
+                 show_progress_on=[status])
 
 
 # ------------------------------------------------------------------------------------- the page
@@ -478,8 +501,9 @@ def build_ui(studio: StudioState | None = None) -> gr.Blocks:
             with gr.Tab("A/B listening", id="ab") as ab_tab:
                 results, result_outputs = _ab_tab(session, score, studio)
             with gr.Tab("Video analysis", id="analysis"):
-                _analysis_tab()
+                _analysis_tab(studio)
         _wire_score_tab(score, studio)
+        show_playable(score.video, score.status, studio, then="press Generate")
         ab_tab.select(results, session, result_outputs, api_visibility="private")
         gr.api(endpoint(studio), api_name="generate", concurrency_id=GENERATE)
         demo.load(lambda: Session(studio.takes_dir), None, session, queue=False, api_visibility="private")

@@ -18,6 +18,7 @@ CHROMIUM = "/usr/bin/chromium"  # Debian package `chromium` (scripts/setup-tests
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 TAKE_TIMEOUT_MS = 60_000
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def expect(locator):
@@ -257,4 +258,56 @@ def test_a_vote_without_a_pair_says_so_once_and_leaves_no_error_boxes(server, br
     _wait_text(page, "#ab-status", "which soundtrack fits the video better?", timeout=20_000)
     page.wait_for_selector("#ab-x video", timeout=10_000)
     assert _error_boxes(page, ab_outputs) == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def avi(tmp_path_factory) -> Path:
+    """bikes.mp4 (real footage, 10 s) as an AVI with MPEG-4 part 2 video and MP3 sound: a browser plays neither."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = tmp_path_factory.mktemp("avi") / "street.avi"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(ROOT / "assets" / "bikes.mp4"),
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=10", "-map", "0:v", "-map", "1:a",
+                    "-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-shortest", str(out)], check=True)
+    return out
+
+
+def _playable(page, selector: str, timeout: int = 30_000) -> None:
+    """The <video> under `selector` has decoded its first frame (its size is known)."""
+    page.wait_for_function("sel => { const v = document.querySelector(sel); "
+                           "return v !== null && v.readyState >= 2 && v.videoWidth > 0; }", arg=selector,
+                           timeout=timeout)
+
+
+def test_an_avi_upload_gets_a_playable_preview_and_is_analysed(server, browser, avi: Path) -> None:
+    """Issue 18: an AVI showed "Video not playable"; now a browser-playable mp4 copy stands in for it."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+    page.locator("#video input[type=file]").set_input_files(str(avi))
+    _playable(page, "#video video")
+    assert page.locator("#video video").get_attribute("src").endswith(".mp4")
+    assert "not playable" not in page.locator("#video").inner_text().lower()
+    _wait_text(page, "#status", "street.avi", timeout=30_000)  # the status says what was done
+    for elem_id, value in (("steps", "2"), ("snio-iters", "1")):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#generate").click()
+    _wait_text(page, "#status", "Take 1")
+    _playable(page, "#result video")  # the take's mp4 copies the H.264 picture: it plays too
+
+    page.get_by_role("tab", name="Video analysis").click()
+    page.locator("#analysis-video input[type=file]").set_input_files(str(avi))
+    _playable(page, "#analysis-video video")
+    page.locator("#analyse").click()
+    _wait_text(page, "#analysis-summary", "analysed", timeout=60_000)
+    assert _error_boxes(page, ("analysis-video", "analysis-summary", "analysis-plot", "events-table")) == []
+    assert "not playable" not in page.locator("#analysis-video").inner_text().lower()
+    assert not errors, errors
     page.close()
