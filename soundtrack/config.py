@@ -175,12 +175,17 @@ class ScoreWeights:
     sync: float = 2.0
     cvsm: float = 2.0
     balance_no_events: float = 0.4  # lambda_b without visual events, where no sync term acts (eq. 8b)
+    # the score engine's roll scores (docs/method/score.md eqs. S7-S9)
+    presence: float = 1.0
+    density: float = 0.5
+    accents: float = 0.5
 
     def for_window(self, *, has_events: bool) -> dict[str, float]:
         """The weights by score name for a window with or without visual events."""
         return {"tempo": self.tempo, "instruments": self.instruments,
                 "balance": self.balance if has_events else self.balance_no_events,
-                "sync": self.sync, "cvsm": self.cvsm}
+                "sync": self.sync, "cvsm": self.cvsm, "presence": self.presence, "density": self.density,
+                "accents": self.accents}
 
 
 @dataclass(frozen=True)

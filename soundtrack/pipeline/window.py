@@ -19,13 +19,15 @@ from torch import Tensor
 from soundtrack.config import TIMING, GenerationConfig
 from soundtrack.models.ldm import LATENT_CHANNELS, N_BINS, is_score_model
 from soundtrack.music.beatgrid import BeatGrid
+from soundtrack.music.score import LANES, orchestrate
 from soundtrack.pipeline.loading import Models
 from soundtrack.pipeline.settings import Controls, Settings
 from soundtrack.pipeline.take import Update, UpdateKind
-from soundtrack.sampling.decode import decode_for, vocode
+from soundtrack.sampling.decode import decode_for, roll_of, vocode
 from soundtrack.sampling.sampler import Sampler
 from soundtrack.sampling.scores import Scorer, ScoreTargets
 from soundtrack.sampling.snio import project_to_shell, snio
+from soundtrack.video.matrix import FEATURE_NAMES
 from soundtrack.video.plan import VideoPlan, Window
 
 LATENT_SHAPE = (1, LATENT_CHANNELS, TIMING.window_frames, 2 * N_BINS)  # (1, 8, 256, 32): one window, eq. (1)
@@ -97,9 +99,15 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
         gridless = (m.ldm.encode_conditions(video_tokens=enc.tokens, **wanted)
                     if samp.grid_guidance else None)  # eq. (14b)
     timings["cvsm"] = time.perf_counter() - t0
+    roll_targets = {}
+    if is_score_model(m.ldm):  # score.md eqs. S7-S8: the lanes a family plays, the picture's motion
+        lanes = orchestrate(dict(controls.instruments))
+        roll_targets = {"lanes": [float(bool(lanes[lane])) for lane in LANES],
+                        "motion": inputs.features[:, FEATURE_NAMES.index("motion")]}
     targets = ScoreTargets.make(tempo_bpm=controls.tempo_bpm, instruments=controls.instruments,
                                 balance=settings.balance, events_s=list(inputs.events_s),
-                                n_frames=TIMING.mel_frames, heard=inputs.heard, weights=config.weights)
+                                n_frames=TIMING.mel_frames, heard=inputs.heard, weights=config.weights,
+                                **roll_targets)
     # 2. Outpainting: hold the overlap at the previous window's latent (snio.md eq. 12)
     known = mask = None
     if prev is not None and samp.outpaint:
@@ -141,7 +149,7 @@ def generate_window(models: Models, scorer: Scorer, config: GenerationConfig, *,
     t0 = time.perf_counter()
     with torch.no_grad():
         music_mel, sfx_mel = decode_for(m.ldm, m.vae, z)  # (1, 64, 1024) each
-        final = scorer(music_mel, sfx_mel, targets, video_embed=enc.embed)
+        final = scorer(music_mel, sfx_mel, targets, video_embed=enc.embed, roll=roll_of(m.ldm, z))
     timings["decode"] = time.perf_counter() - t0
     # 7. Vocode both stems in one batch (the score engine: the effects only)
     t0 = time.perf_counter()

@@ -45,6 +45,11 @@ def decode_for(model: torch.nn.Module, vae: torch.nn.Module, z: Tensor) -> tuple
     return roll_mel(roll), vae.decode(z_sfx / float(model.latent_scale))
 
 
+def roll_of(model: torch.nn.Module, z: Tensor) -> Tensor | None:
+    """The note roll (B, 8, Tl, 16) of a score model's latent; None for a neural model."""
+    return split_stems(z)[0] if is_score_model(model) else None
+
+
 def vocode(vocoder: torch.nn.Module, mel: Tensor) -> Tensor:
     """Log-mels (B, 64, 1024) -> waves (B, 163840): exactly one window (10.24 s).
 
@@ -59,4 +64,4 @@ def vocode(vocoder: torch.nn.Module, mel: Tensor) -> Tensor:
     return wave
 
 
-__all__ = ["decode_for", "decode_stems", "roll_mel", "vocode"]
+__all__ = ["decode_for", "decode_stems", "roll_mel", "roll_of", "vocode"]

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -29,7 +30,7 @@ TEMPO_TEMPERATURE = 0.25  # softness of the argmax over tempi (eq. 3)
 TEMPO_TOLERANCE = 0.03  # a candidate within 3 % of the request counts as the request (eq. 3)
 SYNC_SIGMA_S = 0.03  # width of the bump each visual event puts in the target train (eq. 5)
 BALANCE_RANGE_DB = 12.0  # raw-stem loudness targets are clipped to +-12 dB (eq. 6)
-SCORE_NAMES = ("tempo", "instruments", "balance", "sync", "cvsm")
+SCORE_NAMES = ("tempo", "instruments", "balance", "sync", "cvsm", "presence", "density", "accents")
 
 
 # ------------------------------------------------------------------------------------ envelopes
@@ -151,19 +152,25 @@ class ScoreTargets:
     n_events: int = 0
     weights: Mapping[str, float] = field(default_factory=lambda: ScoreWeights().for_window(has_events=True))
     heard: int | None = None  # mel frames of the window that reach the output (None: all; eq. 8c)
+    # the score engine's roll scores (score.md eqs. S7-S9); None: a neural window, not scored
+    lanes: Tensor | None = None  # (B, 4) 1 for a lane the orchestration gives a family
+    motion: Tensor | None = None  # (T,) the picture's motion per latent frame
+    event_frames: Tensor | None = None  # (E,) latent frames of the visual events
 
     @classmethod
     def make(cls, *, tempo_bpm: float, instruments: Mapping[str, float], balance: float,
              events_s: list[float] | Tensor, n_frames: int,
              weights: ScoreWeights | Mapping[str, float] | None = None,
-             heard: int | None = None) -> ScoreTargets:
+             heard: int | None = None, lanes: list[float] | None = None,
+             motion: np.ndarray | Tensor | None = None) -> ScoreTargets:
         """Targets from the controls (balance in [0, 1]) and the window's event times (seconds).
 
         weights: a :class:`ScoreWeights` (default: its defaults), whose balance weight is
         `balance_no_events` in a window without events (snio.md eq. 8b), or a name -> weight
         map used as it is. heard: the
         window's first `heard` of its n_frames frames are what the take keeps (the video ends
-        inside the window); the scores of what is heard read only those (eq. 8c).
+        inside the window); the scores of what is heard read only those (eq. 8c). lanes (4,)
+        and motion (T,): the score engine's roll targets (score.md eqs. S7-S8).
         """
         if heard is not None and not 0 < heard <= n_frames:
             raise ValueError(f"heard={heard} frames is not in 1..{n_frames}")
@@ -178,7 +185,10 @@ class ScoreTargets:
                    instruments=torch.tensor([[float(instruments.get(f, 0.0)) for f in FAMILY_NAMES]]),
                    balance_db=torch.tensor([target]), events=event_train(events, n_frames),
                    n_events=int(events.numel()), weights=dict(weights),
-                   heard=None if heard is None or heard == n_frames else int(heard))
+                   heard=None if heard is None or heard == n_frames else int(heard),
+                   lanes=None if lanes is None else torch.tensor([lanes], dtype=torch.float32),
+                   motion=None if motion is None else torch.as_tensor(motion, dtype=torch.float32),
+                   event_frames=(events * TIMING.latent_fps).floor().long())
 
 
 class Scorer:
@@ -196,11 +206,13 @@ class Scorer:
                 m.eval().requires_grad_(False)
 
     def __call__(self, music_mel: Tensor, sfx_mel: Tensor, targets: ScoreTargets, *,
-                 video_embed: Tensor | None = None) -> dict[str, Tensor]:
+                 video_embed: Tensor | None = None, roll: Tensor | None = None) -> dict[str, Tensor]:
         """Scores (B,) by name, and "total" = sum_c w_c s_c over the scores present (eq. 8).
 
         Tempo, balance, sync and instruments read the frames that are heard (eq. 8c); CVSM reads
         the whole window, as its video embedding does (the picture edge-padded past the end).
+        roll (B, 8, T, 16): the score engine's note roll, scored with `targets.lanes`
+        (presence, density against motion, accents on events: score.md eqs. S7-S9).
         """
         assert music_mel.shape == sfx_mel.shape and music_mel.ndim == 3, f"{music_mel.shape=} {sfx_mel.shape=}"
         n = targets.heard or music_mel.shape[-1]
@@ -214,6 +226,11 @@ class Scorer:
             out["instruments"] = instrument_score(self.instruments(inst_music), targets.instruments)
         if self.cvsm is not None and video_embed is not None:
             out["cvsm"] = cvsm_score(self.cvsm, music_mel, sfx_mel, video_embed)
+        if roll is not None and targets.lanes is not None:
+            from soundtrack.sampling.roll_scores import roll_scores
+
+            out.update(roll_scores(roll, wanted=targets.lanes.to(roll), motion=targets.motion,
+                                   event_frames=targets.event_frames))
         total = sum(targets.weights.get(k, 0.0) * _objective(k, v) for k, v in out.items())
         out["total"] = total
         return out

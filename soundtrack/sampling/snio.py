@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.utils.checkpoint import checkpoint
 
 from soundtrack.config import SNIOConfig
-from soundtrack.sampling.decode import decode_for
+from soundtrack.sampling.decode import decode_for, roll_of
 from soundtrack.sampling.sampler import Sampler, denoised_from
 from soundtrack.sampling.scores import Scorer, ScoreTargets
 
@@ -110,7 +110,7 @@ def snio(sampler: Sampler, vae: torch.nn.Module, scorer: Scorer, targets: ScoreT
             z0 = surrogate(sampler, x, step=step, steps=cfg.surrogate_steps, use_checkpoint=cfg.checkpoint,
                            cond_grad=cfg.cond_grad)
             music, sfx = decode_for(sampler.model, vae, z0)
-            scores = scorer(music, sfx, targets, video_embed=video_embed)
+            scores = scorer(music, sfx, targets, video_embed=video_embed, roll=roll_of(sampler.model, z0))
         yield Iteration(iter=k, scores={n: float(v.detach().mean()) for n, v in scores.items()},
                         music_mel=music[0].detach(), sfx_mel=sfx[0].detach(), x=x.detach().clone())
         if final:

@@ -92,7 +92,7 @@ def test_balance_weighs_more_in_a_window_without_events():
     without = ScoreTargets.make(events_s=[], **kw)
     w = ScoreWeights()
     assert with_events.weights == {"tempo": 1.0, "instruments": 1.0, "balance": w.balance, "sync": 2.0,
-                                   "cvsm": 2.0}
+                                   "cvsm": 2.0, "presence": 1.0, "density": 0.5, "accents": 0.5}
     assert without.weights == {**with_events.weights, "balance": w.balance_no_events}
     assert w.balance_no_events > w.balance
     assert ScoreTargets.make(events_s=[], weights={"balance": 0.2}, **kw).weights == {"balance": 0.2}
