@@ -564,6 +564,8 @@ class ABStore:
     def export_csv(self, dest: str | os.PathLike | TextIO) -> int:
         """Write every vote joined with its pair and comparison as CSV; returns the row count.
 
+        Media are given by file name only (they are in the store's media folder), never by path.
+
         A path is written atomically (temporary file in the same folder, fsync, rename); an
         open text file (opened with newline="") is written as is and left open.
         """
@@ -595,6 +597,8 @@ class ABStore:
 
     @staticmethod
     def _write_csv(f: TextIO, rows: list[sqlite3.Row]) -> None:
+        """Media are named by file name: the folder is the server's business, not the listener's."""
         writer = csv.writer(f)
         writer.writerow(CSV_COLUMNS)
-        writer.writerows(tuple(r[c] for c in CSV_COLUMNS) for r in rows)
+        media = ("a_media", "b_media")
+        writer.writerows(tuple(Path(r[c]).name if c in media else r[c] for c in CSV_COLUMNS) for r in rows)

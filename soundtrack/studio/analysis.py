@@ -39,5 +39,6 @@ def analyze_for_ui(path: str | Path) -> tuple[object, list[list], str]:
     counts = {t: sum(e.type == t for e in vf.events) for t in EVENT_COLOURS}
     summary = (f"{duration:.2f} s analysed at {len(vf.times)} frames; "
                + ", ".join(f"{n} {t if n == 1 else PLURALS[t]}" for t, n in counts.items())
-               + f"; mean motion {float(np.mean(vf.motion)):.3f}, mean brightness {float(np.mean(vf.brightness)):.2f}")
+               + f"; mean motion {float(np.mean(vf.motion)):.3f}, "
+               f"mean brightness {float(np.mean(vf.brightness)):.2f}")
     return analysis_figure(vf), rows, summary

@@ -13,6 +13,7 @@ a one-line error (gradio_client raises AppError with it), never a traceback.
 
 (No `from __future__ import annotations` here: gr.api reads the return annotation as is.)
 """
+import dataclasses
 import json
 import shutil
 import tempfile
@@ -28,6 +29,7 @@ from soundtrack.studio.controls import settings_from_api
 from soundtrack.studio.state import StudioState
 
 _D = Settings()
+OUTPUTS = ("video_mp4", "mix_wav", "music_wav", "sfx_wav", "report")  # /generate's outputs, in order
 
 
 def video_path(video: Any) -> Path:
@@ -63,9 +65,9 @@ def endpoint(state: StudioState):
         tempo: BPM 60-180 or "auto"; instruments: "piano,strings:0.5" (a family alone weighs 1);
         balance: 0 music only, 0.5 equal loudness, 1 effects only; intensity 0.6-1; key C..B;
         mode major/minor; seed; steps (sampler steps, 1-200); snio_iters (noise optimisation
-        iterations, 0-50); guidance 1-15. Returns the video with its new soundtrack (mp4), the
-        mix, the music and the effects (48 kHz stereo WAV) and the report (scores, tempo, loudness,
-        timings; report.json of the CLI).
+        iterations, 0-50); guidance 1-15. Returns video_mp4 (the video with its new soundtrack),
+        mix_wav, music_wav and sfx_wav (48 kHz stereo WAV) and report (report.json of the CLI:
+        settings, scores, tempo, loudness, timings; models named "folder@hash").
         """
         from soundtrack.output import write_take
 
@@ -77,6 +79,7 @@ def endpoint(state: StudioState):
             path = video_path(video)
             # 2. Generate (cold start from the seed: the same arguments give the same take)
             take = state.pipeline("full")(path, settings)
+            take = dataclasses.replace(take, report=state.public_report(take.report))  # models by name
             files = write_take(take, _fresh_dir(state.takes_dir / "api"), video=path)
         except InputError as e:
             raise gr.Error(str(e), print_exception=False) from None
@@ -88,6 +91,17 @@ def endpoint(state: StudioState):
     return generate
 
 
+def name_outputs(dependency, blocks) -> None:
+    """Name the endpoint's outputs in the API page and `view_api` (gr.api calls them "1st".."5th").
+
+    Call inside the Blocks context, right after gr.api: the labels go into the page's config
+    when the context closes."""
+    fn = blocks.fns[dependency["id"]]
+    assert len(fn.outputs) == len(OUTPUTS), f"{len(fn.outputs)=}"
+    for component, name in zip(fn.outputs, OUTPUTS):
+        component.label = name
+
+
 def _fresh_dir(root: Path, keep: int = 8) -> Path:
     """A new folder under root; only the newest `keep` folders stay (Gradio has copied the rest)."""
     root.mkdir(parents=True, exist_ok=True)
@@ -97,4 +111,4 @@ def _fresh_dir(root: Path, keep: int = 8) -> Path:
     return Path(tempfile.mkdtemp(dir=root))
 
 
-__all__ = ["endpoint", "video_path"]
+__all__ = ["OUTPUTS", "endpoint", "name_outputs", "video_path"]

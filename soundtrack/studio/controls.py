@@ -1,7 +1,9 @@
 """The studio's controls as plain values, to and from :class:`~soundtrack.pipeline.Settings`.
 
-The page shows one widget per value below; handlers get them as a name -> value map and
-turn it into validated Settings here (no Gradio in this module, so it is tested directly):
+The page shows one widget per value below (an instrument family is a row: on/off and a
+level, 0 while off; ENSEMBLES set all rows at once); handlers get them as a name -> value
+map and turn it into validated Settings here (no Gradio in this module, so it is tested
+directly):
 
     values = controls_from_settings(Settings(tempo=120, seed=7))   # {"tempo_auto": False, ...}
     settings_from_controls(values) == Settings(tempo=120, seed=7)  # True: a round trip
@@ -12,30 +14,44 @@ studio restores every control (the same seed then gives the same audio).
 """
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from soundtrack.music.theory import PITCH_NAMES
 from soundtrack.music.families import FAMILY_NAMES
 from soundtrack.errors import InputError
 from soundtrack.music.theory import MODES
-from soundtrack.pipeline.settings import (DEFAULT_INSTRUMENTS, SavedSettings, Settings, parse_instruments,
-                                          read_settings_json, write_settings_json)
+from soundtrack.pipeline.settings import DEFAULT_INSTRUMENTS, Settings, parse_instruments
 
 TEMPO_SLIDER = (60.0, 180.0, 0.5)  # BPM: min, max, step
-TEMPO_DEFAULT_BPM = 100.0  # where the BPM slider rests while "auto" is ticked
-WEIGHT_DEFAULT = 1.0  # weight of a family ticked without a weight of its own
+TEMPO_DEFAULT_BPM = 100.0  # where the BPM slider rests while "auto" is ticked, before auto has chosen
+LEVEL_ON = 1.0  # the level a family gets when it is ticked from off
+# Ensembles a musician picks from instead of setting ten families by hand (the page's presets);
+# "default" is what a fresh page and the CLI ask for.
+ENSEMBLES: dict[str, dict[str, float]] = {
+    "default": dict(DEFAULT_INSTRUMENTS),
+    "band": {"piano": 0.6, "guitar": 1.0, "bass": 0.9, "drums": 0.9},
+    "orchestra": {"mallets": 0.4, "strings": 1.0, "brass": 0.7, "woodwinds": 0.8},
+    "piano solo": {"piano": 1.0},
+    "electronic": {"bass": 0.8, "synth": 1.0, "drums": 1.0},
+}
 
 
-def weight_name(family: str) -> str:
-    return f"weight_{family}"
+def on_name(family: str) -> str:
+    """The control that turns a family on or off."""
+    return f"on_{family}"
 
 
-# Every control of the Score tab, in the order the page lays them out.
-CONTROL_NAMES: tuple[str, ...] = ("tempo_auto", "tempo", "families", *(weight_name(f) for f in FAMILY_NAMES),
+def level_name(family: str) -> str:
+    """The control that sets a family's level (0-1; 0 while the family is off)."""
+    return f"level_{family}"
+
+
+# Every control of the Score tab, in the order the page lays them out: per family an on/off
+# box and a level (one row each).
+CONTROL_NAMES: tuple[str, ...] = ("tempo_auto", "tempo",
+                                  *(name for f in FAMILY_NAMES for name in (on_name(f), level_name(f))),
                                   "balance", "intensity", "key", "mode", "seed", "steps", "snio_iters",
                                   "guidance")
 
@@ -45,36 +61,61 @@ def default_controls() -> dict[str, Any]:
     return controls_from_settings(Settings())
 
 
+def family_controls(instruments: Mapping[str, float]) -> dict[str, Any]:
+    """The on/off and level controls that show an instrumentation: an unlisted family is off at level 0."""
+    values: dict[str, Any] = {}
+    for f in FAMILY_NAMES:
+        values[on_name(f)] = f in instruments
+        values[level_name(f)] = float(instruments.get(f, 0.0))
+    return values
+
+
 def controls_from_settings(settings: Settings) -> dict[str, Any]:
     """The control values that show `settings` (inverse of :func:`settings_from_controls`)."""
     s = settings.to_dict()
     values: dict[str, Any] = {
         "tempo_auto": s["tempo"] == "auto",
         "tempo": TEMPO_DEFAULT_BPM if s["tempo"] == "auto" else float(s["tempo"]),
-        "families": [f for f in FAMILY_NAMES if f in s["instruments"]],
+        **family_controls(s["instruments"]),
     }
-    for f in FAMILY_NAMES:
-        values[weight_name(f)] = float(s["instruments"].get(f, DEFAULT_INSTRUMENTS.get(f, WEIGHT_DEFAULT)))
     values.update(balance=s["balance"], intensity=s["intensity"], key=s["key"], mode=s["mode"],
                   seed=s["seed"], steps=s["steps"], snio_iters=s["snio_iters"], guidance=s["guidance"])
     return values
+
+
+def instruments_from_controls(values: Mapping[str, Any]) -> dict[str, float]:
+    """family -> level of the families that are on (FAMILY_NAMES order)."""
+    return {f: values[level_name(f)] for f in FAMILY_NAMES if values[on_name(f)]}
+
+
+def ensemble_of(instruments: Mapping[str, float]) -> str | None:
+    """The ensemble whose instrumentation this is exactly, else None (a custom one)."""
+    wanted = {f: round(float(w), 2) for f, w in instruments.items() if w > 0}
+    for name, ensemble in ENSEMBLES.items():
+        if wanted == {f: round(w, 2) for f, w in ensemble.items()}:
+            return name
+    return None
 
 
 def settings_from_controls(values: Mapping[str, Any]) -> Settings:
     """Validated Settings from control values; a one-line InputError names what is wrong."""
     missing = [n for n in CONTROL_NAMES if n not in values]
     assert not missing, f"{missing=}"
-    families = values["families"] or []
-    unknown = [f for f in families if f not in FAMILY_NAMES]
-    if unknown:
-        raise InputError(f"unknown instrument family {unknown[0]!r}")
-    if not families:
-        raise InputError("tick at least one instrument family")
-    instruments = {f: values[weight_name(f)] for f in families}  # Settings drops weights of 0
+    instruments = instruments_from_controls(values)
+    if not instruments:
+        raise InputError("turn on at least one instrument family")
+    silent = [f for f, w in instruments.items() if not w > 0]
+    if silent:
+        raise InputError(f"{silent[0]} is on at level 0: raise its level or turn it off")
     return Settings(tempo="auto" if values["tempo_auto"] else values["tempo"], instruments=instruments,
                     balance=values["balance"], intensity=values["intensity"], key=values["key"],
                     mode=values["mode"], seed=_whole(values["seed"]), steps=_whole(values["steps"]),
                     snio_iters=_whole(values["snio_iters"]), guidance=values["guidance"])
+
+
+def instruments_in_words(instruments: Mapping[str, float]) -> str:
+    """{"piano": 1.0, "strings": 0.7} -> "piano, strings 0.7" (a level is named when it is below 1)."""
+    return ", ".join(f if w >= 1 else f"{f} {w:.2g}" for f, w in instruments.items())
 
 
 def _whole(x: Any) -> Any:
@@ -106,5 +147,7 @@ def settings_from_api(*, tempo: Any, instruments: Any, balance: Any, intensity: 
 KEY_CHOICES = list(PITCH_NAMES)
 MODE_CHOICES = list(MODES)
 
-__all__ = ["CONTROL_NAMES", "KEY_CHOICES", "MODE_CHOICES", "TEMPO_SLIDER", "controls_from_settings",
-           "default_controls", "settings_from_api", "settings_from_controls", "weight_name"]
+__all__ = ["CONTROL_NAMES", "ENSEMBLES", "KEY_CHOICES", "LEVEL_ON", "MODE_CHOICES", "TEMPO_SLIDER",
+           "controls_from_settings", "default_controls", "ensemble_of", "family_controls",
+           "instruments_from_controls",
+           "instruments_in_words", "level_name", "on_name", "settings_from_api", "settings_from_controls"]

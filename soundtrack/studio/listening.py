@@ -81,8 +81,10 @@ def pair_from_models(state: StudioState, video: Path, settings: Settings, work: 
     a_label, b_label = COMPARISONS[SDMA]
     return state.store().create_pair(SDMA, a_label=a_label, b_label=b_label, a_media=media["full"],
                                    b_media=media["nosdma"], video=Path(video).name,
-                                   a_settings={**settings.to_dict(), "model": "ldm"},
-                                   b_settings={**settings.to_dict(), "model": "ldm-nosdma"})
+                                   a_settings={**settings.to_dict(),
+                                               "model": state.model_names("full")["ldm"]},
+                                   b_settings={**settings.to_dict(),
+                                               "model": state.model_names("nosdma")["ldm"]})
 
 
 def next_pair(state: StudioState, voter: str) -> Pair | None:

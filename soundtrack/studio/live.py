@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import shutil
 import threading
 import uuid
@@ -42,6 +43,7 @@ from soundtrack.config import AUDIO
 from soundtrack.pipeline import Settings, SoundtrackPipeline, Take, UpdateKind, remix
 from soundtrack.pipeline.settings import write_settings_json
 from soundtrack.studio.state import StudioState
+from soundtrack.studio.summary import Measures, measure_take, take_summary
 
 KEEP_TAKES = 3  # per session; older take folders are deleted
 # PREVIEWS: every SNIO iteration of the first window is heard and drawn; after it, one preview
@@ -57,12 +59,14 @@ class TakeRecord:
     video: Path
     settings: Settings
     snio_offsets: list  # per window (1, 8, 256, 32) tensors: SNIO's move of the latent it optimised
-    files: dict[str, Path]  # music.wav sfx.wav mix.wav soundtrack.mp4 spectrogram.png report.json settings.json
-    report: dict
+    files: dict[str, Path]  # music.wav sfx.wav mix.wav soundtrack.mp4 spectrogram.png report.json
+    # settings.json
+    report: dict  # report.json as written (models named, not given as paths)
     warm_from: int | None  # the take whose SNIO offsets this one went on from (None: from the seed)
     take: Take | None = None  # the pipeline's Take without its mix, for a re-mix; the last take only
     remixed_from: int | None = None  # the take whose stems this one mixed at another balance
     scores: list = field(default_factory=list)  # the SNIO iterations' score rows (Frame.scores) that made it
+    measures: Measures | None = None  # tempo, hits, families heard, measured on its stems (summary.py)
 
     @property
     def dir(self) -> Path:
@@ -182,14 +186,18 @@ class Session:
 class Frame:
     """What the page shows at one moment of a run."""
 
-    kind: str  # "preview", "progress" (status and scores, no preview), "take", "unchanged", "stopped",
-    # "restart" (stopped by a newer change, which starts now)
+    kind: str  # "started" (the video analysed, the tempo known), "preview", "progress" (status and scores,
+    # no preview), "take", "unchanged", "stopped", "restart" (stopped by a newer change, which starts now)
     status: str  # one line for people
     progress: float = 0.0
     spectrogram: Path | None = None  # music / effects / mix mels with events and beats
     audio: tuple[int, np.ndarray] | None = None  # (16000, int16 mono) preview of the mix
     scores: list[dict] = field(default_factory=list)  # rows: window, iteration, score, value
     take: TakeRecord | None = None
+    details: str | None = None  # a take's table of what was asked and what it has (summary.take_summary)
+    n_windows: int = 1  # of the video (the score curves have a line per window)
+    tempo_bpm: float | None = None  # the run's tempo (auto: the one the picture gave)
+    tempo_auto: bool = False
 
 
 def run(state: StudioState, session: Session, ticket: int, video: str | Path, settings: Settings, *,
@@ -225,7 +233,11 @@ def run(state: StudioState, session: Session, ticket: int, video: str | Path, se
         pipe = state.pipeline("full")
         plan = pipe.plan(video)
         tempo = plan.tempo_for(settings.tempo)
+        auto, n_win = settings.tempo == "auto", len(plan.windows)
         start = f"warm start from take {prev.number}" if warm_offsets is not None else f"seed {settings.seed}"
+        yield Frame("started", f"Generating ({start}) at {tempo:.0f} BPM{' (auto)' if auto else ''}: "
+                               f"{plan.duration_s:.1f} s of video in {n_win} window{'s' * (n_win > 1)}.", 0.0,
+                    tempo_bpm=tempo, tempo_auto=auto, n_windows=n_win)
         preview_dir = session.dir / "preview"
         shutil.rmtree(preview_dir, ignore_errors=True)
         preview_dir.mkdir(parents=True)
@@ -252,26 +264,32 @@ def run(state: StudioState, session: Session, ticket: int, video: str | Path, se
                 status = (f"Window {u.window + 1}/{u.n_windows}, {label} ({start}), {tempo:.0f} BPM"
                           + (f", total score {total:+.2f}" if total is not None else ""))
                 if u.kind is UpdateKind.SNIO and u.window > 0:  # previews: see PREVIEWS
-                    yield Frame("progress", status, u.progress, scores=list(rows))
+                    yield Frame("progress", status, u.progress, scores=list(rows), tempo_bpm=tempo,
+                                tempo_auto=auto, n_windows=n_win)
                     continue
                 png = preview_dir / f"{len(rows):04d}-{u.kind.value}-{u.window}.png"
                 audio = render_preview(pipe, u, plan=plan, png=png)
-                yield Frame("preview", status, u.progress, spectrogram=png, audio=audio, scores=list(rows))
+                yield Frame("preview", status, u.progress, spectrogram=png, audio=audio, scores=list(rows),
+                            tempo_bpm=tempo, tempo_auto=auto, n_windows=n_win)
         assert take is not None, "the pipeline's stream ended without a take"
         # 4. Write the take: stems, mix, video, picture, report, settings
         if on_progress is not None:
             on_progress(1.0, "writing the take")
         number, out = session.new_take_dir()
+        take = dataclasses.replace(take, report=state.public_report(take.report))
         files = write_take(take, out, video=video)
         files["settings.json"] = write_settings_json(out / "settings.json", settings, video=video.name,
                                                      take=number, warm_start=warm_offsets is not None)
+        report = json.loads(files["report.json"].read_text())
         record = TakeRecord(number=number, video=video, settings=settings, snio_offsets=take.snio_offsets,
-                            files=files, report=take.report,
+                            files=files, report=report,
                             warm_from=prev.number if warm_offsets is not None else None,
-                            take=dataclasses.replace(take, mix=None), scores=list(rows))
+                            take=dataclasses.replace(take, mix=None), scores=list(rows),
+                            measures=measure_take(pipe, take, report))
         session.add_take(record)
-        yield Frame("take", take_summary(record), 1.0, spectrogram=files["spectrogram.png"],
-                    audio=None, scores=rows, take=record)
+        headline, details = take_summary(record)
+        yield Frame("take", headline, 1.0, spectrogram=files["spectrogram.png"], audio=None, scores=rows,
+                    take=record, details=details, tempo_bpm=tempo, tempo_auto=auto, n_windows=n_win)
     except Cancelled:
         yield Frame("stopped", session.stop_reason, 0.0)
     finally:
@@ -310,12 +328,14 @@ def _remixed(session: Session, prev: TakeRecord, settings: Settings,
     files["settings.json"] = write_settings_json(out / "settings.json", settings, video=prev.video.name,
                                                  take=number, remixed_from=prev.number)
     record = TakeRecord(number=number, video=prev.video, settings=settings, snio_offsets=take.snio_offsets,
-                        files=files,
-                        report=take.report, warm_from=None, take=dataclasses.replace(take, mix=None),
-                        remixed_from=prev.number, scores=prev.scores)
+                        files=files, report=json.loads(files["report.json"].read_text()), warm_from=None,
+                        take=dataclasses.replace(take, mix=None), remixed_from=prev.number,
+                        scores=prev.scores, measures=prev.measures)  # the same stems
     session.add_take(record)
-    return Frame("take", take_summary(record), 1.0, spectrogram=files["spectrogram.png"], audio=None,
-                 scores=list(prev.scores), take=record)
+    headline, details = take_summary(record)
+    return Frame("take", headline, 1.0, spectrogram=files["spectrogram.png"], audio=None,
+                 scores=list(prev.scores), take=record, details=details, tempo_bpm=take.tempo_bpm,
+                 tempo_auto=settings.tempo == "auto", n_windows=len(take.report["windows"]))
 
 
 def render_preview(pipe: SoundtrackPipeline, u, *, plan, png: Path) -> tuple[int, np.ndarray]:
@@ -333,33 +353,6 @@ def render_preview(pipe: SoundtrackPipeline, u, *, plan, png: Path) -> tuple[int
     peak = float(np.abs(mix).max()) if n else 0.0
     scaled = mix * (0.9 / peak) if peak > 1e-6 else mix
     return AUDIO.sample_rate, (np.clip(scaled, -1.0, 1.0) * 32767).astype(np.int16)
-
-
-def take_summary(take: TakeRecord) -> str:
-    """A short Markdown report of a finished take: what it is, and its scores (one row each)."""
-    r = take.report
-    scores = r["scores"]
-    if take.remixed_from is not None:
-        how = (f"the stems of take {take.remixed_from} mixed at balance {take.settings.balance:.2f} "
-               f"(generated for {r['remixed_from_balance']:.2f}; "
-               "Generate re-optimises them for this balance)")
-    elif take.warm_from is not None:
-        how = f"warm start from take {take.warm_from}"
-    else:
-        how = f"seed {take.settings.seed}"
-    lines = [f"**Take {take.number}** of {take.video.name}: {r['video']['duration_s']:.1f} s, "
-             f"{r['tempo_requested_bpm']:.1f} BPM{' (auto)' if r['tempo_auto'] else ''}, {how}, "
-             f"made in {r['timings_s']['total']:.1f} s.",
-             "",
-             "| score | SNIO start | SNIO end | take |",
-             "|---|---:|---:|---:|"]
-    for name, value in scores["output"].items():
-        start, end = (scores[k].get(name) for k in ("before_snio", "after_snio"))
-        cells = [f"{v:+.3f}" if v is not None else "" for v in (start, end, value)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for note in r.get("notes", []):
-        lines += ["", note]
-    return "\n".join(lines)
 
 
 __all__ = ["STOPPED", "Frame", "Job", "Session", "TakeRecord", "follow", "render_preview", "run",

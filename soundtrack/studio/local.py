@@ -56,7 +56,8 @@ def start_app(work: Path, *, env: Mapping[str, str] | None = None,
                 raise RuntimeError(f"app.py exited: {log.read_text(errors='replace')[-2000:]}") from None
             time.sleep(0.5)
     proc.kill()
-    raise RuntimeError(f"app.py did not start within {timeout_s:g} s: {log.read_text(errors='replace')[-2000:]}")
+    raise RuntimeError(f"app.py did not start within {timeout_s:g} s: "
+                       f"{log.read_text(errors='replace')[-2000:]}")
 
 
 __all__ = ["free_port", "start_app"]

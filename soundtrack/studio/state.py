@@ -8,6 +8,7 @@ Nothing is a module global: two states (tests, two studios in one process) share
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import threading
@@ -45,6 +46,7 @@ class StudioState:
         self._lock = threading.Lock()
         self._pipelines: dict[str, SoundtrackPipeline] = {}
         self._store: ABStore | None = None
+        self._names: dict[Path, str] = {}  # run folder -> "folder@hash"
 
     @property
     def media_dir(self) -> Path:
@@ -69,6 +71,21 @@ class StudioState:
                     raise InputError(f"the model is not installed: {e}") from None
                 self._pipelines[variant] = SoundtrackPipeline(models)
             return self._pipelines[variant]
+
+    def model_names(self, variant: str = "full") -> dict[str, str]:
+        """Stage -> "folder@hash" of a variant's models: the run folder's name and the first 10 hex
+        digits of its model.safetensors' SHA-256. Reports, the API and votes name models by it,
+        never by a server path. Hashed once per process."""
+        runs = self.pipeline(variant).models.runs()
+        with self._lock:
+            for run in map(Path, runs.values()):
+                if run not in self._names:
+                    self._names[run] = f"{run.name}@{_short_hash(run / 'model.safetensors')}"
+            return {stage: self._names[Path(run)] for stage, run in runs.items()}
+
+    def public_report(self, report: dict, variant: str = "full") -> dict:
+        """A take's report with its models named (model_names) instead of given as server paths."""
+        return {**report, "models": self.model_names(variant)}
 
     def loaded(self, variant: str = "full") -> bool:
         return variant in self._pipelines
@@ -101,6 +118,14 @@ class StudioState:
             spectrogram_png(Path(tmp) / "warm-up.png", music16=clicks, sfx16=clicks, mix16=clicks, events=[],
                             beats=beats)
         return True
+
+
+def _short_hash(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:10]
 
 
 __all__ = ["AB_DB_ENV", "STUDIO_DIR_ENV", "VARIANTS", "StudioState"]

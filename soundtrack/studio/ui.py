@@ -25,21 +25,36 @@ from soundtrack.errors import InputError
 from soundtrack.studio.state import StudioState
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
-EXAMPLE_LABELS = {"flashes-and-bounces.mp4": "Flashes and bounces (8 s)", "night-hits.mp4": "Night hits (8 s)",
+EXAMPLE_LABELS = {"flashes-and-bounces.mp4": "Flashes and bounces (8 s)",
+                  "night-hits.mp4": "Night hits (8 s)",
                   "bigbuckbunny.mp4": "Big Buck Bunny (5 s)", "bikes.mp4": "Bikes, with cuts (10 s)"}
-SCORES = ("total", "sync", "tempo", "balance", "instruments", "cvsm")
-SCORES_HELP = ("Scores per SNIO iteration, higher is better: **sync** effects on the video's events, "
-               "**tempo** beats at the BPM, **balance** stem loudness against the slider, **instruments** "
-               "the families heard, **cvsm** how well audio and video match, **total** their weighted sum.")
+SCORES = ("tempo", "balance", "sync", "instruments", "cvsm", "total")  # the score curves, in this order
+SCORES_HELP = ("**Score curves**, one point per SNIO iteration and one line per window: the chance the beat "
+               "is at your tempo, how many dB the stems are off your balance before the mixer levels them, "
+               "how well effect hits match the picture's events, how much the music agrees with your "
+               "families, how well sound and picture match (CVSM), and SNIO's objective, their weighted "
+               "sum. The take's own measurements are in the table above.")
+AUTO_LABEL = "auto (from the picture)"  # the tempo box; after a run with auto: "auto: 125 BPM"
 DOWNLOADS = {"soundtrack.mp4": "Video (mp4)", "mix.wav": "Mix (wav)", "music.wav": "Music stem (wav)",
              "sfx.wav": "Effects stem (wav)", "settings.json": "Settings (json)"}
 GENERATE = "generate"  # the concurrency group of every event that generates
-CSS = """
+PHONE_PX = 720  # narrower than this, the Score tab is one column in the order of its "order-N" classes
+CSS = ("""
 .gradio-container { max-width: 1400px !important; margin: 0 auto; }
 #spectrogram img { object-fit: contain; }
 /* tables scroll inside their block instead of widening the page on phones */
 #ab-results, #events-table { min-width: 0 !important; overflow-x: auto; contain: inline-size; }
-"""
+/* a score curve drawn at a wider size must not hold its column (and the page) that wide */
+#score-row [id^="plot-"] { min-width: 0 !important; overflow: hidden; contain: inline-size; }
+/* one instrument family per row: its on/off box, then its level */
+.family-row { flex-wrap: nowrap !important; gap: 6px !important; align-items: center; }
+.family-row input[type=number] { width: 4em; }
+/* a phone: one column, the video, Generate, the status and the take first, then the controls (_score_tab) */
+@media (max-width: PHONE_PXpx) {
+  #score-row { flex-direction: column; flex-wrap: nowrap; }
+  #score-row > .score-column { display: contents; }
+""" + "".join(f"  #score-row .order-{n} {{ order: {n}; }}\n" for n in range(1, 12)) + """}
+""").replace("PHONE_PX", str(PHONE_PX))
 HEADER = """# soundtrack studio
 Music **and** sound effects for your video, made together by one model you can steer.
 Pick a video, set tempo, instruments and the effects/music balance, press **Generate** and
@@ -117,11 +132,13 @@ class ScoreTab:
     session: gr.State
     video: gr.Video
     controls: dict  # control name -> component (controls.CONTROL_NAMES)
+    ensemble: gr.Radio  # presets that set every family row (controls.ENSEMBLES); not a setting itself
     generate: gr.Button
     stop: gr.Button
     dice: gr.Button
     load: gr.UploadButton
     status: gr.Markdown
+    details: gr.Markdown  # the last take's table: what was asked, what it has
     spectrogram: gr.Image
     audio: gr.Audio
     plots: dict  # score name -> gr.LinePlot
@@ -136,39 +153,47 @@ class ScoreTab:
 
     @property
     def outputs(self) -> list:
-        return [self.status, self.spectrogram, self.audio, self.result, *self.plots.values(),
-                *self.downloads.values()]
+        return [self.status, self.details, self.spectrogram, self.audio, self.result, *self.plots.values(),
+                *self.downloads.values(), self.controls["tempo"], self.controls["tempo_auto"]]
 
 
-def _control_widgets() -> dict:
+def _control_widgets() -> tuple[dict, gr.Radio]:
     from soundtrack.music.families import FAMILY_NAMES
-    from soundtrack.studio.controls import (KEY_CHOICES, MODE_CHOICES, TEMPO_SLIDER, default_controls,
-                                            weight_name)
+    from soundtrack.studio.controls import (ENSEMBLES, KEY_CHOICES, MODE_CHOICES, TEMPO_SLIDER,
+                                            default_controls, ensemble_of, instruments_from_controls,
+                                            level_name, on_name)
 
     d = default_controls()
     c: dict = {}
-    with gr.Row():
+    with gr.Row(equal_height=True):
         c["tempo"] = gr.Slider(*TEMPO_SLIDER[:2], value=d["tempo"], step=TEMPO_SLIDER[2], label="Tempo (BPM)",
                                scale=3, min_width=200, elem_id="tempo")
-        c["tempo_auto"] = gr.Checkbox(value=d["tempo_auto"], label="auto (from the picture)", scale=1,
-                                      min_width=120, elem_id="tempo-auto")
-    c["families"] = gr.CheckboxGroup(list(FAMILY_NAMES), value=d["families"], label="Instruments",
-                                     info="families the music uses", elem_id="families")
-    # Accordions holding restorable controls start open, so their children are mounted from the
-    # start: once in CI, settings loaded while "Quality and time" had never been opened showed
-    # the old value when it was (Gradio mounts a closed accordion's children lazily). Closing an
-    # accordion afterwards only hides them.
-    with gr.Accordion("Instrument weights (0-1)", open=True):
-        with gr.Row():
-            for f in FAMILY_NAMES:
-                c[weight_name(f)] = gr.Slider(0, 1, value=d[weight_name(f)], step=0.01, label=f, min_width=140)
+        c["tempo_auto"] = gr.Checkbox(value=d["tempo_auto"], label=AUTO_LABEL, scale=1, min_width=120,
+                                      elem_id="tempo-auto")
+    with gr.Group(elem_id="instruments"):
+        ensemble = gr.Radio(list(ENSEMBLES), value=ensemble_of(instruments_from_controls(d)),
+                            label="Instruments",
+                            info="pick an ensemble, or set each family: on/off and its level",
+                            elem_id="ensemble")
+        with gr.Row(elem_id="family-rows"):
+            for half in (FAMILY_NAMES[:5], FAMILY_NAMES[5:]):
+                with gr.Column(min_width=250):
+                    for f in half:
+                        with gr.Row(equal_height=True, elem_classes="family-row"):
+                            c[on_name(f)] = gr.Checkbox(value=d[on_name(f)], label=f, container=False,
+                                                        min_width=105, scale=2, elem_id=f"family-{f}")
+                            c[level_name(f)] = gr.Slider(0, 1, value=d[level_name(f)], step=0.05,
+                                                         label=f"{f} level", show_label=False,
+                                                         container=False, min_width=130, scale=3,
+                                                         elem_id=f"level-{f}")
     c["balance"] = gr.Slider(0, 1, value=d["balance"], step=0.01, label="Balance: music (0) .. effects (1)",
                              info="0.5 = equal loudness", elem_id="balance")
-    c["intensity"] = gr.Slider(0.6, 1, value=d["intensity"], step=0.01, label="Intensity (0.6 calm .. 1 loud)")
+    c["intensity"] = gr.Slider(0.6, 1, value=d["intensity"], step=0.01,
+                               label="Intensity (0.6 calm .. 1 loud)")
     with gr.Row():
         c["key"] = gr.Dropdown(KEY_CHOICES, value=d["key"], label="Key", min_width=100)
         c["mode"] = gr.Dropdown(MODE_CHOICES, value=d["mode"], label="Mode", min_width=100)
-    return c
+    return c, ensemble
 
 
 def _quality_widgets(c: dict) -> gr.Button:
@@ -180,6 +205,10 @@ def _quality_widgets(c: dict) -> gr.Button:
         c["seed"] = gr.Number(value=d["seed"], label="Seed", precision=0, minimum=0, maximum=2**31 - 1,
                               min_width=120, elem_id="seed")
         dice = gr.Button("Random seed", size="md", min_width=120, elem_id="dice")
+    # Accordions holding restorable controls start open, so their children are mounted from the
+    # start: once in CI, settings loaded while "Quality and time" had never been opened showed
+    # the old value when it was (Gradio mounts a closed accordion's children lazily). Closing an
+    # accordion afterwards only hides them.
     with gr.Accordion("Quality and time", open=True):
         c["steps"] = gr.Slider(1, MAX_STEPS, value=d["steps"], step=1, label="Sampler steps",
                                info="more: cleaner, slower", elem_id="steps")
@@ -191,51 +220,83 @@ def _quality_widgets(c: dict) -> gr.Button:
 
 
 def _score_tab(session: gr.State) -> ScoreTab:
+    from soundtrack.studio.summary import CURVES
+
     examples = [p for p in (ASSETS / n for n in EXAMPLE_LABELS) if p.is_file()]
-    with gr.Row():
-        with gr.Column(scale=2, min_width=300):
-            video = gr.Video(label="Video", sources=["upload"], height=300, elem_id="video")
+    # On a phone the two columns lose their boxes (CSS: display contents) and their pieces are
+    # ordered by the "order-N" classes: the video, Generate, the status, the take and its
+    # downloads, the controls, then the take's table, its picture and the score curves.
+    with gr.Row(elem_id="score-row"):
+        with gr.Column(scale=2, min_width=300, elem_classes="score-column"):
+            video = gr.Video(label="Video", sources=["upload"], height=300, elem_id="video",
+                             elem_classes="order-1")
             if examples:
-                gr.Examples(examples=[[str(p)] for p in examples], inputs=video, label="Examples",
-                            example_labels=[EXAMPLE_LABELS[p.name] for p in examples])
-            with gr.Row():
+                with gr.Column(elem_classes="order-2"):
+                    gr.Examples(examples=[[str(p)] for p in examples], inputs=video, label="Examples",
+                                example_labels=[EXAMPLE_LABELS[p.name] for p in examples])
+            with gr.Row(elem_classes="order-3"):
                 generate = gr.Button("Generate", variant="primary", elem_id="generate", min_width=120)
                 stop = gr.Button("Stop", variant="stop", elem_id="stop", min_width=80)
-            controls = _control_widgets()
-            dice = _quality_widgets(controls)
-            load = gr.UploadButton("Load settings (json)", file_types=[".json"], size="md", elem_id="load-settings")
-        with gr.Column(scale=3, min_width=300):
-            status = gr.Markdown("Pick a video to start.", elem_id="status")
-            spectrogram = gr.Image(label="Music / effects / mix",
-                                   type="filepath", interactive=False, elem_id="spectrogram")
-            audio = gr.Audio(label="Listen (live preview, then the mix)", interactive=False, elem_id="preview-audio")
-            gr.Markdown(SCORES_HELP)
-            with gr.Row():
-                plots = {s: gr.LinePlot(x="iteration", y="value", color="window", title=s, x_title="SNIO iteration",
-                                        y_title=s, height=200, min_width=160, visible=False, elem_id=f"plot-{s}")
-                         for s in SCORES}
+            with gr.Column(elem_classes="order-8"):
+                controls, ensemble = _control_widgets()
+                dice = _quality_widgets(controls)
+                load = gr.UploadButton("Load settings (json)", file_types=[".json"], size="md",
+                                       elem_id="load-settings")
+        with gr.Column(scale=3, min_width=300, elem_classes="score-column"):
+            status = gr.Markdown("Pick a video to start.", elem_id="status", elem_classes="order-4")
             result = gr.Video(label="Your video with its soundtrack", interactive=False, height=360,
-                              elem_id="result")
-            with gr.Row():
+                              visible=False, elem_id="result", elem_classes="order-5")
+            audio = gr.Audio(label="Listen (live preview, then the mix)", interactive=False,
+                             elem_id="preview-audio", elem_classes="order-6")
+            with gr.Row(elem_classes="order-7"):
                 downloads = {f: gr.DownloadButton(label, visible=False, size="md", min_width=120,
                                                   elem_id=f"download-{f.replace('.', '-')}")
                              for f, label in DOWNLOADS.items()}
-    return ScoreTab(session=session, video=video, controls=controls, generate=generate, stop=stop,
-                    dice=dice, load=load, status=status, spectrogram=spectrogram, audio=audio, plots=plots,
-                    result=result, downloads=downloads)
+            details = gr.Markdown(elem_id="take-details", elem_classes="order-9")
+            spectrogram = gr.Image(label="Music / effects / mix", type="filepath", interactive=False,
+                                   elem_id="spectrogram", elem_classes="order-10")
+            with gr.Column(elem_classes="order-11"):
+                gr.Markdown(SCORES_HELP)
+                with gr.Row():
+                    plots = {s: gr.LinePlot(x="iteration", y="value", color="window", label=CURVES[s].title,
+                                            show_label=True, x_title="SNIO iteration", y_title=CURVES[s].unit,
+                                            height=270, min_width=220, visible=False, elem_id=f"plot-{s}")
+                             for s in SCORES}
+    return ScoreTab(session=session, video=video, controls=controls, ensemble=ensemble, generate=generate,
+                    stop=stop, dice=dice, load=load, status=status, details=details, spectrogram=spectrogram,
+                    audio=audio,
+                    plots=plots, result=result, downloads=downloads)
 
 
 def _frame_updates(tab: ScoreTab, frame) -> dict:
     """A live.Frame as updates of the Score tab's outputs."""
     import pandas as pd
 
+    from soundtrack.studio.summary import CURVES
+
     out: dict = {tab.status: frame.status}
+    if frame.tempo_bpm is not None:  # the tempo auto chose shows on the slider and beside the box
+        label = f"auto: {frame.tempo_bpm:.0f} BPM" if frame.tempo_auto else AUTO_LABEL
+        out[tab.controls["tempo_auto"]] = gr.update(label=label)
+        if frame.tempo_auto:
+            out[tab.controls["tempo"]] = round(frame.tempo_bpm * 2) / 2  # the slider's 0.5 BPM step
     if frame.kind not in ("preview", "progress", "take"):
         return out
     rows = pd.DataFrame(frame.scores, columns=["window", "iteration", "score", "value"])
+    # Gradio's LinePlot takes its colours (one per window) from its first value only, so a window
+    # that came later got no line (only "window 1" was drawn, issue 18): every window is in every
+    # value, those not optimised yet as one empty (NaN) point.
+    windows = [f"window {k + 1}" for k in range(frame.n_windows)]
+    legend = windows if len(windows) <= 3 else [windows[0], windows[-1]]  # 11 would be wider than a phone
     for name, plot in tab.plots.items():
-        part = rows[rows.score == name]
-        out[plot] = gr.update(value=part, visible=True) if len(part) else gr.update(visible=False)
+        part = rows[rows.score == name].assign(value=lambda d, f=CURVES[name].value: d.value.map(f))
+        if not len(part):
+            out[plot] = gr.update(visible=False)
+            continue
+        empty = [[w, 0, name, float("nan")] for w in windows if w not in set(part.window)]
+        if empty:
+            part = pd.concat([part, pd.DataFrame(empty, columns=part.columns)], ignore_index=True)
+        out[plot] = gr.update(value=part, colors_in_legend=legend, visible=True)
     if frame.kind == "progress":  # no new preview: the last one stays (live.PREVIEWS)
         return out
     out[tab.spectrogram] = str(frame.spectrogram)
@@ -243,8 +304,9 @@ def _frame_updates(tab: ScoreTab, frame) -> dict:
         out[tab.audio] = frame.audio
         return out
     files = frame.take.files
+    out[tab.details] = frame.details
     out[tab.audio] = str(files["mix.wav"])
-    out[tab.result] = str(files["soundtrack.mp4"])
+    out[tab.result] = gr.update(value=str(files["soundtrack.mp4"]), visible=True)
     for name, button in tab.downloads.items():
         out[button] = gr.update(value=str(files[name]), visible=True)
     return out
@@ -254,7 +316,8 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
     from soundtrack.music.families import FAMILY_NAMES
     from soundtrack.studio import live
     from soundtrack.pipeline.settings import read_settings_json
-    from soundtrack.studio.controls import controls_from_settings, weight_name
+    from soundtrack.studio.controls import (ENSEMBLES, LEVEL_ON, controls_from_settings, ensemble_of,
+                                            family_controls, instruments_from_controls, level_name, on_name)
 
     inputs = {tab.session, tab.video, *tab.controls.values()}
 
@@ -308,17 +371,39 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
     run_on([tab.generate.click], warm=False)
     tab.stop.click(stop, tab.session, tab.status, **now)
     run_after(tab.dice.click(lambda: random.randrange(2**31 - 1), None, tab.controls["seed"], **now))
-    # Any control moved after a run: re-run warm. The BPM slider unticks "auto" first, and a
-    # weight slider ticks its family, since that is what moving them asks for.
+    # Any control moved after a run: re-run warm. The BPM slider unticks "auto" first; a family's
+    # box and level agree (off is level 0, a level above 0 is on) and an ensemble sets every row.
     c = tab.controls
     run_after(c["tempo"].release(lambda: False, None, c["tempo_auto"], **now))
-    for f in FAMILY_NAMES:
-        def tick(families: list, weight: float, f: str = f) -> list:
-            chosen = set(families or []) | ({f} if weight > 0 else set())
-            return [g for g in FAMILY_NAMES if g in chosen]
+    tab.video.change(lambda: gr.update(label=AUTO_LABEL), None, c["tempo_auto"], **now)  # a new picture
+    rows = {name: c[name] for f in FAMILY_NAMES for name in (on_name(f), level_name(f))}
 
-        run_after(c[weight_name(f)].release(tick, [c["families"], c[weight_name(f)]], c["families"], **now))
-    plain = [name for name in c if name != "tempo" and not name.startswith("weight_")]
+    def ensemble(values: dict) -> str | None:
+        return ensemble_of(instruments_from_controls(values))
+
+    for f in FAMILY_NAMES:
+        on, level = c[on_name(f)], c[level_name(f)]
+
+        def toggled(data: dict, f: str = f, level=level) -> dict:
+            values = {name: data[widget] for name, widget in rows.items()}
+            on_now = values[on_name(f)]
+            values[level_name(f)] = (values[level_name(f)] or LEVEL_ON) if on_now else 0.0
+            return {level: values[level_name(f)], tab.ensemble: ensemble(values)}
+
+        def levelled(data: dict, f: str = f, on=on) -> dict:
+            values = {name: data[widget] for name, widget in rows.items()}
+            values[on_name(f)] = values[level_name(f)] > 0
+            return {on: values[on_name(f)], tab.ensemble: ensemble(values)}
+
+        run_after(on.input(toggled, set(rows.values()), [level, tab.ensemble], **now))
+        run_after(level.release(levelled, set(rows.values()), [on, tab.ensemble], **now))
+
+    def chose(name: str) -> list:
+        values = family_controls(ENSEMBLES[name])
+        return [values[n] for n in rows]
+
+    run_after(tab.ensemble.input(chose, tab.ensemble, list(rows.values()), **now))
+    plain = [name for name in c if name != "tempo" and name not in rows]
     triggers = [c[n].release if isinstance(c[n], gr.Slider) else c[n].submit if isinstance(c[n], gr.Number)
                 else c[n].input for n in plain]
     run_on(triggers)
@@ -328,22 +413,24 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
         saved = read_settings_json(path)
         values = controls_from_settings(saved.settings)
         out = {widget: values[name] for name, widget in tab.controls.items()}
+        out[tab.ensemble] = ensemble_of(saved.settings.instruments)
         note = f"Settings loaded (seed {saved.settings.seed})"
         if saved.video in EXAMPLE_LABELS and (ASSETS / saved.video).is_file():
             out[tab.video] = str(ASSETS / saved.video)
             note += f" with the example {saved.video}. Press Generate for the take of this seed."
         elif saved.video:
-            note += f"; they were saved for {saved.video}: upload it and press Generate for the take of this seed."
+            note += (f"; they were saved for {saved.video}: upload it and press Generate for the take of "
+                     "this seed.")
         if saved.warm_start:
-            note += (" (The saved take was a warm re-optimisation of the take before it, which these settings "
-                     "alone do not repeat.)")
+            note += (" (The saved take was a warm re-optimisation of the take before it, which these "
+                     "settings alone do not repeat.)")
         if saved.remixed_from is not None:
             note += (f" (The saved take mixed the stems of take {saved.remixed_from} at this balance; "
                      "generated with these settings the stems are optimised for it and sound different.)")
         out[tab.status] = note
         return out
 
-    tab.load.upload(load_settings, tab.load, [*tab.controls.values(), tab.video, tab.status],
+    tab.load.upload(load_settings, tab.load, [*tab.controls.values(), tab.ensemble, tab.video, tab.status],
                     api_visibility="private")
 
 
@@ -416,7 +503,8 @@ def _ab_tab(state: gr.State, score: ScoreTab, studio: StudioState) -> tuple:
             pair = store.pair(session.pair_id)
             store.vote(pair.id, choice, comment=text or "", voter=session.id)
             side = pair.side_of(choice)
-            said = "no preference" if side == "none" else f"{choice} = {pair.a_label if side == 'A' else pair.b_label}"
+            label = pair.a_label if side == "A" else pair.b_label
+            said = "no preference" if side == "none" else f"{choice} = {label}"
             out = show(session, None, f"Vote saved on pair {pair.id}: {said} (X was the {pair.x_label}, "
                                       f"Y the {pair.y_label}).")
             return {**out, **results(session)}
@@ -487,7 +575,7 @@ def show_playable(video: gr.Video, status: gr.Markdown, studio: StudioState, *, 
 def build_ui(studio: StudioState | None = None) -> gr.Blocks:
     """The studio's page; `studio` is what the process shares between sessions (default: a
     StudioState from the environment, as app.py makes it)."""
-    from soundtrack.studio.api import endpoint
+    from soundtrack.studio.api import endpoint, name_outputs
     from soundtrack.studio.live import Session
 
     studio = studio or StudioState()
@@ -505,6 +593,6 @@ def build_ui(studio: StudioState | None = None) -> gr.Blocks:
         _wire_score_tab(score, studio)
         show_playable(score.video, score.status, studio, then="press Generate")
         ab_tab.select(results, session, result_outputs, api_visibility="private")
-        gr.api(endpoint(studio), api_name="generate", concurrency_id=GENERATE)
+        name_outputs(gr.api(endpoint(studio), api_name="generate", concurrency_id=GENERATE), demo)
         demo.load(lambda: Session(studio.takes_dir), None, session, queue=False, api_visibility="private")
     return demo

@@ -50,8 +50,8 @@ def _work(server) -> Path:
 def _raw_call(server, api: str, data: list) -> str:
     """POST /gradio_api/call/API with hand-made JSON, then the whole event stream as text."""
     base = server.url.rstrip("/") + f"/gradio_api/call/{api}"
-    answer = httpx.post(base, content=json.dumps({"data": data}), headers={"Content-Type": "application/json"},
-                        timeout=10)
+    answer = httpx.post(base, content=json.dumps({"data": data}),
+                        headers={"Content-Type": "application/json"}, timeout=10)
     if answer.status_code != 200:
         return f"HTTP {answer.status_code}: {answer.text}"
     return httpx.get(f"{base}/{answer.json()['event_id']}", timeout=60).text
@@ -185,7 +185,8 @@ def test_the_api_reads_no_file_but_uploads(server, tiny_checkpoints):
         {"path": str(_work(server) / "gradio" / ".." / ".." / ".." / "etc" / "passwd"),
          "meta": {"_type": "gradio.FileData"}},
         {"path": "file:///etc/passwd", "meta": {"_type": "gradio.FileData"}},
-        {"path": "x.mp4", "url": server.url + "gradio_api/file=/etc/passwd", "meta": {"_type": "gradio.FileData"}},
+        {"path": "x.mp4", "url": server.url + "gradio_api/file=/etc/passwd",
+         "meta": {"_type": "gradio.FileData"}},
         {"path": server.url + "gradio_api/info", "meta": {"_type": "gradio.FileData"}},
         {"path": "http://169.254.169.254/latest/meta-data/", "meta": {"_type": "gradio.FileData"}},
         "/etc/passwd", "../../etc/passwd", {"path": "/etc/passwd"},

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -40,9 +41,11 @@ def test_api_offers_generate_with_the_cli_option_names(server) -> None:
     assert params["tempo"]["parameter_default"] == "auto"
     assert params["instruments"]["parameter_default"] == "piano,strings:0.7,bass:0.8,drums:0.8"
     assert (params["balance"]["parameter_default"], params["steps"]["parameter_default"]) == (0.5, 10)
+    returns = [r["label"] for r in endpoints["/generate"]["returns"]]
+    assert returns == ["video_mp4", "mix_wav", "music_wav", "sfx_wav", "report"]  # named, not "1st".."5th"
 
 
-def test_generate_returns_the_video_with_a_soundtrack_as_long_as_it(server) -> None:
+def test_generate_returns_the_video_with_a_soundtrack_as_long_as_it(server, tiny_checkpoints: Path) -> None:
     import av
     import soundfile as sf
     from gradio_client import handle_file
@@ -68,6 +71,10 @@ def test_generate_returns_the_video_with_a_soundtrack_as_long_as_it(server) -> N
     assert report["tempo_requested_bpm"] == 120.0 and report["video"]["file"] == CLIP.name
     assert {"tempo", "balance", "total"} <= set(report["scores"]["output"])
     json.dumps(report)  # plain JSON all the way down
+    # models by name and hash, never by where they are on the server
+    assert set(report["models"]) >= {"vae", "vocoder", "cvsm", "ldm"}
+    assert all(re.fullmatch(r"[a-z-]+@[0-9a-f]{10}", m) for m in report["models"].values()), report["models"]
+    assert str(tiny_checkpoints) not in json.dumps(report)
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [

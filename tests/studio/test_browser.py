@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"  # Debian package `chromium` (scripts/setup-tests.sh installs it)
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 TAKE_TIMEOUT_MS = 60_000
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,7 +31,8 @@ def expect(locator):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).is_file() or shutil.which("chromium"), "install Debian's chromium: apt-get install chromium"
+    assert Path(CHROMIUM).is_file() or shutil.which("chromium"), \
+        "install Debian's chromium: apt-get install chromium"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
@@ -122,13 +123,15 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
     _wait_text(page, "#ab-status", "which soundtrack fits the video better?", timeout=20_000)
     for side in ("#ab-x video", "#ab-y video"):
         page.wait_for_selector(side, timeout=10_000)
-    assert page.locator("#ab-x video").get_attribute("src") != page.locator("#ab-y video").get_attribute("src")
+    x_src, y_src = (page.locator(f"#ab-{side} video").get_attribute("src") for side in "xy")
+    assert x_src != y_src
     page.locator("#ab-comment textarea").fill("the effects land on the flashes")
     page.locator("#ab-vote-x").click()
     _wait_text(page, "#ab-status", "Vote saved", timeout=20_000)
     assert re.search(r"X was the (newer|older) take", page.locator("#ab-status").inner_text())
     rows = _results(page)
-    assert len(rows) == 1 and rows[0][:4] == ["newer take vs older take", "newer take", "older take", "1"], rows
+    assert len(rows) == 1, rows
+    assert rows[0][:4] == ["newer take vs older take", "newer take", "older take", "1"], rows
     assert rows[0][4:7] in (["1", "0", "0"], ["0", "1", "0"])  # the vote went to whichever take X was
     page.screenshot(path=str(artifacts / "studio-ab.png"), full_page=True)
 
@@ -149,7 +152,8 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
     with page.expect_file_chooser() as chooser:
         page.locator("#load-settings").click()
     chooser.value.set_files(str(saved))
-    _wait_text(page, "#status", "Settings loaded (seed 0) with the example flashes-and-bounces.mp4", timeout=20_000)
+    _wait_text(page, "#status", "Settings loaded (seed 0) with the example flashes-and-bounces.mp4",
+               timeout=20_000)
     page.wait_for_selector("#video video", timeout=10_000)
     expect(page.locator("#tempo-auto input")).not_to_be_checked()
     expect(page.locator("#tempo input[type=number]")).to_have_value(f"{tempo:g}")
@@ -200,7 +204,7 @@ def test_quick_changes_end_in_a_take_of_the_last_settings(server, browser, artif
     _wait_text(page, "#status", "Take 1")
     _record_status(page)
     for family in ("strings", "bass", "brass"):  # piano, strings, bass, drums -> piano, brass, drums
-        page.locator("#families label", has_text=family).click()
+        page.locator(f"#family-{family} input").click()
         page.wait_for_timeout(300)
     try:
         _wait_text(page, "#status", "Take 2", timeout=TAKE_TIMEOUT_MS)
@@ -213,7 +217,11 @@ def test_quick_changes_end_in_a_take_of_the_last_settings(server, browser, artif
     with page.expect_download() as download:
         page.locator("#download-settings-json").click()
     saved = json.loads(Path(download.value.path()).read_text())["settings"]
-    assert set(saved["instruments"]) == {"piano", "brass", "drums"}, saved
+    assert saved["instruments"] == {"piano": 1.0, "brass": 1.0, "drums": 0.8}, saved
+    assert "piano, brass, drums 0.8" in log[-1]  # the summary names the instruments of the take
+    # one row per family: a family turned off shows level 0, one turned on its level
+    for family, level in (("strings", "0"), ("bass", "0"), ("brass", "1"), ("organ", "0")):
+        expect(page.locator(f"#level-{family} input[type=number]")).to_have_value(level)
     page.close()
 
 
@@ -221,7 +229,8 @@ def _error_boxes(page, elem_ids: tuple[str, ...]) -> list[str]:
     """The components among `elem_ids` that Gradio covers with its red "Error" box."""
     return page.evaluate("""ids => ids.filter(id => Array.from(document.querySelectorAll(
         `#${id} [data-testid=status-tracker]`)).some(t => !t.classList.contains('hide')
-                                                         && t.innerText.includes('Error')))""", list(elem_ids))
+                                                         && t.innerText.includes('Error')))""",
+                         list(elem_ids))
 
 
 def _two_takes(page) -> None:
@@ -263,13 +272,15 @@ def test_a_vote_without_a_pair_says_so_once_and_leaves_no_error_boxes(server, br
 
 @pytest.fixture(scope="module")
 def avi(tmp_path_factory) -> Path:
-    """bikes.mp4 (real footage, 10 s) as an AVI with MPEG-4 part 2 video and MP3 sound: a browser plays neither."""
+    """bikes.mp4 (real footage, 10 s) as an AVI with MPEG-4 part 2 video and MP3 sound: browsers play
+    neither."""
     import subprocess
 
     import imageio_ffmpeg
 
     out = tmp_path_factory.mktemp("avi") / "street.avi"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(ROOT / "assets" / "bikes.mp4"),
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error",
+                    "-i", str(ROOT / "assets" / "bikes.mp4"),
                     "-f", "lavfi", "-i", "sine=frequency=440:duration=10", "-map", "0:v", "-map", "1:a",
                     "-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", "-shortest", str(out)], check=True)
     return out
@@ -310,4 +321,59 @@ def test_an_avi_upload_gets_a_playable_preview_and_is_analysed(server, browser, 
     assert _error_boxes(page, ("analysis-video", "analysis-summary", "analysis-plot", "events-table")) == []
     assert "not playable" not in page.locator("#analysis-video").inner_text().lower()
     assert not errors, errors
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """bikes.mp4 looped to 20 s: three windows."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    out = tmp_path_factory.mktemp("long") / "bikes-20s.mp4"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-stream_loop", "-1",
+                    "-i", str(ROOT / "assets" / "bikes.mp4"), "-t", "20", "-an", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+def test_a_take_says_what_it_is_in_a_musicians_words(server, browser, long_clip: Path) -> None:
+    """Issue 18: the tempo auto chose, the instruments and measured units in the summary, a curve for every
+    window, errors on the status line, and the take near the top of a phone's page."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+    page.locator("#generate").click()  # no video yet: said on the status line, not only in a toast
+    _wait_text(page, "#status", "⚠️ Pick an example or upload a video first", timeout=10_000)
+
+    page.locator("#video input[type=file]").set_input_files(str(long_clip))
+    page.wait_for_selector("#video video", timeout=30_000)
+    page.locator("#ensemble label", has_text="electronic").click()  # a preset sets every family row
+    expect(page.locator("#family-synth input")).to_be_checked()
+    expect(page.locator("#family-piano input")).not_to_be_checked()
+    expect(page.locator("#level-piano input[type=number]")).to_have_value("0")
+    for elem_id, value in (("steps", "2"), ("snio-iters", "1")):
+        box = page.locator(f"#{elem_id} input[type=number]")
+        box.fill(value)
+        box.press("Enter")
+    page.locator("#generate").click()
+    _wait_text(page, "#status", "Take 1", timeout=2 * TAKE_TIMEOUT_MS)
+    status = page.locator("#status").inner_text()
+    assert "bass 0.8, synth, drums" in status and "(auto)" in status, status
+    bpm = re.search(r"([\d.]+) BPM \(auto\)", status).group(1)
+    expect(page.locator("#tempo-auto")).to_contain_text(f"auto: {float(bpm):.0f} BPM")  # auto's choice...
+    slider = float(page.locator("#tempo input[type=number]").input_value())
+    assert slider == pytest.approx(float(bpm), abs=0.5)  # ...and the slider moved to it
+    details = page.locator("#take-details").inner_text()
+    for words in ("BPM measured on the music: off by", "dB: off by", "matched within ±50 ms", "heard:"):
+        assert words in details, details
+    legend = page.locator("#plot-tempo").inner_text()
+    assert all(f"window {k}" in legend for k in (1, 2, 3)), legend  # a curve for every window
+
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the take comes right after Generate
+    _no_horizontal_overflow(page)
+    top, generate = (page.evaluate(f"document.querySelector('#{elem_id}').getBoundingClientRect().top "
+                                   "+ window.scrollY") for elem_id in ("result", "generate"))
+    assert generate < top < generate + 600, (generate, top)
     page.close()

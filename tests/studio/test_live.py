@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from soundtrack.errors import InputError
+from soundtrack.music.families import FAMILY_NAMES
 from soundtrack.pipeline import Settings
-from soundtrack.pipeline.settings import read_settings_json
+from soundtrack.pipeline.settings import read_settings_json, write_settings_json
 from soundtrack.studio import controls, live
 from soundtrack.studio.state import StudioState
 
@@ -37,14 +39,29 @@ def test_controls_show_settings_exactly(settings: Settings) -> None:
     values = controls.controls_from_settings(settings)
     assert set(values) == set(controls.CONTROL_NAMES)
     assert controls.settings_from_controls(values) == settings
+    for f in FAMILY_NAMES:  # one row per family: on with its level, or off at level 0 (never 1)
+        assert (values[controls.on_name(f)], values[controls.level_name(f)]) == (
+            (True, settings.instruments[f]) if f in settings.instruments else (False, 0.0))
+
+
+def test_ensembles_are_valid_instrumentations_and_are_recognised() -> None:
+    for name, instruments in controls.ENSEMBLES.items():
+        values = {**controls.default_controls(), **controls.family_controls(instruments)}
+        made = controls.settings_from_controls(values).instruments
+        assert made == Settings(instruments=instruments).instruments
+        assert controls.ensemble_of(instruments) == name
+    assert controls.ensemble_of(Settings().instruments) == "default"
+    assert controls.ensemble_of({"piano": 1.0, "drums": 0.3}) is None  # a custom one
+    assert controls.instruments_in_words({"piano": 1.0, "strings": 0.7}) == "piano, strings 0.7"
 
 
 def test_controls_refuse_what_settings_refuse() -> None:
     values = controls.default_controls()
-    with pytest.raises(InputError, match="tick at least one instrument family"):
-        controls.settings_from_controls({**values, "families": []})
-    with pytest.raises(InputError, match="weight above 0"):
-        controls.settings_from_controls({**values, "families": ["piano"], "weight_piano": 0.0})
+    all_off = {controls.on_name(f): False for f in FAMILY_NAMES}
+    with pytest.raises(InputError, match="turn on at least one instrument family"):
+        controls.settings_from_controls({**values, **all_off})
+    with pytest.raises(InputError, match="piano is on at level 0"):
+        controls.settings_from_controls({**values, "level_piano": 0.0})
     with pytest.raises(InputError, match="seed must be between 0 and"):
         controls.settings_from_controls({**values, "seed": -4.0})
     s = controls.settings_from_controls({**values, "seed": 7.0, "steps": 12.0})  # number boxes give floats
@@ -55,7 +72,7 @@ def test_settings_json_round_trip_and_cli_format(tmp_path: Path) -> None:
     from soundtrack.cli import build_parser, settings_from_args
 
     s = Settings(tempo=96, instruments={"piano": 1.0, "strings": 0.4}, seed=42, key="Bb", mode="minor")
-    path = controls.write_settings_json(tmp_path / "settings.json", s, video="clip.mp4", take=3, warm_start=True)
+    path = write_settings_json(tmp_path / "settings.json", s, video="clip.mp4", take=3, warm_start=True)
     assert read_settings_json(path) == (s, "clip.mp4", True, None)
     doc = json.loads(path.read_text())
     assert doc["take"] == 3 and doc["warm_start"] is True and doc["settings"]["key"] == "A#"
@@ -130,17 +147,29 @@ def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(stud
     settings = Settings(seed=5, tempo=110, **FAST)
     frames = _run(studio, session, settings, warm=False)
     kinds = [f.kind for f in frames]
-    assert kinds == ["preview", "preview", "preview", "take"]  # SNIO iterations 0 and 1, the sample, the take
-    for f in frames[:-1]:
+    # the video analysed, SNIO iterations 0 and 1, the sample, the take
+    assert kinds == ["started", "preview", "preview", "preview", "take"]
+    assert (frames[0].tempo_bpm, frames[0].tempo_auto) == (110, False)
+    for f in frames[1:-1]:
         assert f.spectrogram.is_file() and f.spectrogram.stat().st_size > 10_000
         sr, wave = f.audio
         assert sr == 16000 and wave.dtype == np.int16 and len(wave) == 8 * 16000
-    assert {r["iteration"] for r in frames[1].scores} == {0, 1}
-    assert {"total", "tempo", "sync"} <= {r["score"] for r in frames[1].scores}
+    assert {r["iteration"] for r in frames[2].scores} == {0, 1}
+    assert {"total", "tempo", "sync"} <= {r["score"] for r in frames[2].scores}
     take = frames[-1].take
     assert set(take.files) == {"music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png",
                                "report.json", "settings.json"}
     assert take.number == 1 and take.warm_from is None and "Take 1" in frames[-1].status
+    # the summary names the instruments and says what each score measures, in units
+    assert "piano, bass 0.8, strings 0.7, drums 0.8" in frames[-1].status, frames[-1].status
+    details = frames[-1].details
+    assert "off by" in details and "BPM" in details and " dB" in details and "matched" in details, details
+    assert take.measures.events == take.report["video"]["events"]
+    assert 0 <= take.measures.hits <= take.measures.events
+    assert take.measures.heard is not None and set(take.measures.heard) <= set(FAMILY_NAMES)
+    # the report names its models (folder@hash), with no server path anywhere in it
+    assert all(re.fullmatch(r"[a-z-]+@[0-9a-f]{10}", name) for name in take.report["models"].values())
+    assert str(studio.checkpoints) not in take.files["report.json"].read_text()
     # the downloaded settings, restored and generated again from the seed: the same audio
     restored, video, warm, remixed = read_settings_json(take.files["settings.json"])
     assert (restored, video, warm, remixed) == (settings, CLIP.name, False, None)
@@ -153,11 +182,11 @@ def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(stud
 def test_a_take_of_a_video_without_events_says_its_effects_follow_nothing(studio_env, studio) -> None:
     hint = "No cuts, flashes or impacts were found"
     with_events = _run(studio, live.Session(studio.takes_dir), Settings(seed=1, **FAST), warm=False)[-1]
-    assert with_events.take.report["video"]["events"] > 0 and hint not in with_events.status
+    assert with_events.take.report["video"]["events"] > 0 and hint not in with_events.details
     session = live.Session(studio.takes_dir)
     frames = list(live.run(studio, session, session.request(), ROOT / "assets" / "bigbuckbunny.mp4",
                            Settings(seed=1, **FAST), warm=False))
-    assert frames[-1].take.report["video"]["events"] == 0 and hint in frames[-1].status
+    assert frames[-1].take.report["video"]["events"] == 0 and hint in frames[-1].details
 
 
 def test_moving_a_control_reoptimises_the_last_take_warm(studio_env, studio) -> None:
@@ -216,9 +245,9 @@ def test_a_newer_request_stops_the_run_in_flight(studio_env, studio) -> None:
     frames = []
     for frame in live.run(studio, session, session.request(), CLIP, Settings(seed=1, **FAST), warm=False):
         frames.append(frame)
-        if len(frames) == 1:
+        if frame.kind == "preview":
             session.request()  # as if a slider moved during the first SNIO iteration
-    assert [f.kind for f in frames] == ["preview", "stopped"]
+    assert [f.kind for f in frames] == ["started", "preview", "stopped"]
     assert not session.takes and not session.started
 
 
@@ -230,11 +259,12 @@ def test_follow_goes_on_with_the_newest_settings_when_changes_stop_its_run(studi
     frames = []
     for frame in live.follow(studio, session):
         frames.append(frame)
-        if len(frames) == 1:  # three quick changes while the first preview shows
+        if len(frames) == 2:  # three quick changes while the first preview shows
             for s in (Settings(seed=1, intensity=0.7, **FAST), Settings(seed=1, tempo=90, **FAST), last):
                 session.request(live.Job(CLIP, s, warm=True))
     kinds = [f.kind for f in frames]
-    assert kinds[:2] == ["preview", "restart"] and kinds[-1] == "take" and "stopped" not in kinds, kinds
+    assert kinds[:3] == ["started", "preview", "restart"] and kinds[-1] == "take", kinds
+    assert "stopped" not in kinds, kinds
     assert [t.settings for t in session.takes] == [last] and not session.running
     assert list(live.follow(studio, session)) == []  # nothing is waiting: another handler ran it
 
@@ -243,9 +273,9 @@ def test_follow_goes_on_with_the_newest_settings_when_changes_stop_its_run(studi
     frames = []
     for frame in live.follow(studio, session):
         frames.append(frame)
-        if len(frames) == 1:
-            session.stop(why="⚠️ Tick at least one instrument family")
-    assert [f.kind for f in frames] == ["preview", "stopped"] and "instrument family" in frames[-1].status
+        if len(frames) == 2:
+            session.stop(why="⚠️ Turn on at least one instrument family")
+    assert [f.kind for f in frames] == ["started", "preview", "stopped"] and "family" in frames[-1].status
     assert len(session.takes) == 1 and session.pending() is None
 
 
@@ -277,14 +307,16 @@ def test_ab_pairs_from_takes_and_from_the_sdma_ablation(studio_env, studio) -> N
     _run(studio, session, Settings(seed=4, balance=0.2, **FAST), warm=True)
     takes = listening.pair_from_takes(studio, session)
     assert (takes.comparison, takes.a_label, takes.b_label) == (listening.TAKES, "newer take", "older take")
-    assert takes.a_settings["take"] == 2 and takes.b_settings["take"] == 1 and takes.a_settings["balance"] == 0.2
+    assert takes.a_settings["take"] == 2 and takes.b_settings["take"] == 1
+    assert takes.a_settings["balance"] == 0.2
     # the pair keeps its own copies: they outlive the session's takes
     assert all(Path(m).parent == studio.media_dir and Path(m).is_file()
                for m in (takes.a_media, takes.b_media))
 
     assert listening.comparisons_available(studio) == [listening.TAKES, listening.SDMA]  # tiny has ldm-nosdma
     sdma = listening.pair_from_models(studio, CLIP, Settings(seed=4, **FAST), studio_env / "render")
-    assert (sdma.a_settings["model"], sdma.b_settings["model"]) == ("ldm", "ldm-nosdma")
+    assert re.fullmatch(r"ldm@[0-9a-f]{10}", sdma.a_settings["model"])  # named and hashed, never a path
+    assert re.fullmatch(r"ldm-nosdma@[0-9a-f]{10}", sdma.b_settings["model"])
     assert Path(sdma.a_media).read_bytes() != Path(sdma.b_media).read_bytes()
     assert not (studio_env / "render").exists()
 
@@ -314,6 +346,6 @@ def test_a_long_video_previews_its_first_window_at_every_iteration_then_once_per
     frames = list(live.run(studio, session, session.request(), video, settings, warm=False))
     kinds = [f.kind for f in frames]
     # window 1: SNIO iterations 0, 1 and the sample previewed; window 2: iterations as progress, the sample
-    assert kinds == ["preview", "preview", "preview", "progress", "progress", "preview", "take"]
+    assert kinds == ["started", "preview", "preview", "preview", "progress", "progress", "preview", "take"]
     assert all(f.spectrogram is None and f.audio is None for f in frames if f.kind == "progress")
-    assert {r["window"] for r in frames[4].scores} == {"window 1", "window 2"}  # every window's curves
+    assert {r["window"] for r in frames[5].scores} == {"window 1", "window 2"}  # every window's curves

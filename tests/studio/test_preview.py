@@ -16,8 +16,10 @@ def _avi(out: Path) -> Path:
     """4 s of bikes.mp4 (real footage) as AVI: MPEG-4 part 2 video, MP3 sound."""
     import imageio_ffmpeg
 
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(ROOT / "assets" / "bikes.mp4"),
-                    "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-t", "4", "-map", "0:v", "-map", "1:a",
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error",
+                    "-i", str(ROOT / "assets" / "bikes.mp4"),
+                    "-f", "lavfi", "-i", "sine=frequency=440:duration=4", "-t", "4",
+                    "-map", "0:v", "-map", "1:a",
                     "-c:v", "mpeg4", "-q:v", "5", "-c:a", "libmp3lame", str(out)], check=True)
     return out
 
