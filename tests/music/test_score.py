@@ -95,3 +95,15 @@ def test_the_spectrum_template_puts_bass_low_and_hats_high():
     assert centroid[bass].mean() < centroid[chords].mean() < centroid[melody].mean()
     assert np.all(np.diff(centroid[melody]) > 0)  # higher degrees, higher bands
     assert centroid[drums, DRUM_KEYS.index(42)] > 12 > centroid[drums, DRUM_KEYS.index(36)]
+
+
+def test_a_corpus_item_from_another_composer_is_refused():
+    from soundtrack.corpus.notes import item_piece
+    from soundtrack.errors import InputError
+
+    piece = compose(np.random.default_rng([0, 7]), duration=10.24)
+    labels = {"seed": 0, "index": 7, "duration": 10.24, "tempo_bpm": piece.tempo_bpm, "key": piece.key_name,
+              "mode": piece.mode, "instruments": piece.instruments}
+    assert item_piece(labels).notes == piece.notes
+    with pytest.raises(InputError, match="rebuild the corpus"):
+        item_piece({**labels, "tempo_bpm": piece.tempo_bpm + 1})
