@@ -110,3 +110,10 @@ def test_generate_refuses_an_unknown_soundfont_in_one_line_and_writes_nothing(ck
 def test_an_unknown_engine_is_refused(ckpt):
     with pytest.raises(InputError, match="unknown engine"):
         SoundtrackPipeline.bundled(ckpt, engine="midi")
+
+
+def test_a_missing_score_model_is_one_line_naming_the_training_command(tmp_path):
+    from soundtrack.pipeline import load_bundled
+
+    with pytest.raises(InputError, match="score engine has no trained model.*--config score-small"):
+        load_bundled(tmp_path, ldm="score")
