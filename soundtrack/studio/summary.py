@@ -32,7 +32,8 @@ HEARD = 0.5  # a family is heard when the instrument classifier gives it at leas
 
 @dataclass(frozen=True)
 class Curve:
-    """How one SNIO score is plotted: what it measures (the plot's label), its unit, the conversion."""
+    """How one SNIO score is plotted: its name (the plot's label), what it measures in what unit (the
+    y axis), and the conversion from SNIO's score."""
 
     title: str
     unit: str
@@ -40,13 +41,12 @@ class Curve:
 
 
 CURVES: dict[str, Curve] = {
-    "tempo": Curve("Tempo: chance the beat is at your BPM", "%", lambda v: 100.0 * v),
-    "balance": Curve("Balance: dB off yours (stems before the mixer)", "dB off",
-                     lambda v: -BALANCE_DB_PER_POINT * v),
-    "sync": Curve("Effects on the picture's events: match (0-1)", "match", lambda v: v),
-    "instruments": Curve("Instruments: agreement with yours", "%", lambda v: 100.0 * math.exp(v)),
-    "cvsm": Curve("Picture match: CVSM similarity (-1..1)", "similarity", lambda v: v),
-    "total": Curve("SNIO's objective: their weighted sum (higher is better)", "objective", lambda v: v),
+    "tempo": Curve("Tempo", "% chance at your BPM", lambda v: 100.0 * v),
+    "balance": Curve("Balance", "dB off (before the mixer)", lambda v: -BALANCE_DB_PER_POINT * v),
+    "sync": Curve("Effects on events", "match (0-1)", lambda v: v),
+    "instruments": Curve("Instruments", "% agreement with yours", lambda v: 100.0 * math.exp(v)),
+    "cvsm": Curve("Picture match", "CVSM similarity (-1..1)", lambda v: v),
+    "total": Curve("SNIO's objective", "weighted sum (higher: better)", lambda v: v),
 }
 
 

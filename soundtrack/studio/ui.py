@@ -45,7 +45,7 @@ CSS = ("""
 /* tables scroll inside their block instead of widening the page on phones */
 #ab-results, #events-table { min-width: 0 !important; overflow-x: auto; contain: inline-size; }
 /* a score curve drawn at a wider size must not hold its column (and the page) that wide */
-#score-row [id^="plot-"] { min-width: 0 !important; overflow: hidden; contain: inline-size; }
+#score-row [id^="plot-"] { contain: inline-size; }
 /* one instrument family per row: its on/off box, then its level */
 .family-row { flex-wrap: nowrap !important; gap: 6px !important; align-items: center; }
 .family-row input[type=number] { width: 4em; }
@@ -260,7 +260,7 @@ def _score_tab(session: gr.State) -> ScoreTab:
                 with gr.Row():
                     plots = {s: gr.LinePlot(x="iteration", y="value", color="window", label=CURVES[s].title,
                                             show_label=True, x_title="SNIO iteration", y_title=CURVES[s].unit,
-                                            height=270, min_width=220, visible=False, elem_id=f"plot-{s}")
+                                            min_width=220, visible=False, elem_id=f"plot-{s}")
                              for s in SCORES}
     return ScoreTab(session=session, video=video, controls=controls, ensemble=ensemble, generate=generate,
                     stop=stop, dice=dice, load=load, status=status, details=details, spectrogram=spectrogram,
@@ -287,7 +287,7 @@ def _frame_updates(tab: ScoreTab, frame) -> dict:
     # that came later got no line (only "window 1" was drawn, issue 18): every window is in every
     # value, those not optimised yet as one empty (NaN) point.
     windows = [f"window {k + 1}" for k in range(frame.n_windows)]
-    legend = windows if len(windows) <= 3 else [windows[0], windows[-1]]  # 11 would be wider than a phone
+    legend = windows if len(windows) <= 2 else [windows[0], windows[-1]]  # a plot has room for two
     for name, plot in tab.plots.items():
         part = rows[rows.score == name].assign(value=lambda d, f=CURVES[name].value: d.value.map(f))
         if not len(part):
