@@ -311,7 +311,8 @@ def mix_stems(
         pan = np.interp(np.arange(n_out) / sr, np.arange(sfx_pan.shape[0]) / sr_in, sfx_pan)  # (T',)
 
     # 3. Pan: music centred (a rendered stem keeps its own), effects along their curve
-    music_st = music.copy() if rendered else np.stack(pan_gains(0.5, pan_law_db=cfg.pan_law_db))[:, None] * music
+    centre = np.stack(pan_gains(0.5, pan_law_db=cfg.pan_law_db))[:, None]  # (2, 1)
+    music_st = music.copy() if rendered else centre * music  # (2, T')
     sfx_st = np.stack(pan_gains(pan, pan_law_db=cfg.pan_law_db)) * sfx  # (2, T')
 
     # 4. Balance: equal loudness first, then amplitude weights (1 - b, b)

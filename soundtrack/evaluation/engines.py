@@ -106,7 +106,8 @@ def note_measures(score, *, key: int, mode: str) -> dict:
     pcs = np.bincount(np.array(pitched) % 12, minlength=12) / len(pitched)
     scale = {(key + s) % 12 for s in SCALES[mode]}
     nz = pcs[pcs > 0]
-    return {"in_key": float(sum(pcs[pc] for pc in scale)), "pc_entropy_bits": float(-(nz * np.log2(nz)).sum()),
+    return {"in_key": float(sum(pcs[pc] for pc in scale)),
+            "pc_entropy_bits": float(-(nz * np.log2(nz)).sum()),
             "notes_per_s": score.n_notes / score.duration}
 
 
@@ -122,7 +123,8 @@ def unseen_videos(folder: Path) -> list[Path]:
 
 
 def evaluate_engines(*, videos: list[Path], checkpoints: Path | None = None, seed: int = 0,
-                     snio_iters: int | None = None, corpus: Path | None = None, progress: bool = True) -> dict:
+                     snio_iters: int | None = None, corpus: Path | None = None,
+                     progress: bool = True) -> dict:
     """Both engines on every (video, request), measured (module docstring)."""
     from tqdm import tqdm
 
@@ -199,7 +201,8 @@ def summarise(rows: list[dict]) -> dict:
         return sum(r[name][num] for r in rows if name in r) / d if d else None
 
     def median(key: str) -> float | None:
-        v = [r[key] for r in rows if r.get(key) is not None and not (isinstance(r[key], float) and math.isnan(r[key]))]
+        v = [r[key] for r in rows
+             if r.get(key) is not None and not (isinstance(r[key], float) and math.isnan(r[key]))]
         return float(np.median(v)) if v else None
 
     out = {"n": len(rows), "tempo_within_2pct": float(np.mean([r["tempo_within_2pct"] for r in rows])),

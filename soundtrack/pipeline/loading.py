@@ -115,9 +115,10 @@ def load_bundled(root: Path | str | None = None, *, ldm: str = "ldm", device: st
         raise InputError(f"unknown diffusion model {ldm!r}; known: {', '.join(DIFFUSION_FOLDERS)}")
     if ldm.startswith("score") and not (root / FOLDERS[ldm] / "model.safetensors").is_file():
         config = "score-small" if ldm == "score" else "score-small-nosdma"
-        raise InputError(f"the score engine has no trained model in {root / FOLDERS[ldm]} yet (docs/TRAINING.md: "
+        folder = root / FOLDERS[ldm]
+        raise InputError(f"the score engine has no trained model in {folder} yet (docs/TRAINING.md: "
                          f"python -m soundtrack.training ldm --config {config} --corpus corpus --init "
-                         f"checkpoints/ldm --run-dir {root / FOLDERS[ldm]}); --engine neural works now")
+                         f"checkpoints/ldm --run-dir {folder}); --engine neural works now")
     return load_models(vae_run=root / FOLDERS["vae"], vocoder_run=root / FOLDERS["vocoder"],
                        cvsm_run=root / FOLDERS["cvsm"], ldm_run=root / FOLDERS[ldm],
                        instruments_run=root / FOLDERS["instruments"], device=device)

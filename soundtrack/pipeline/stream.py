@@ -31,9 +31,9 @@ from soundtrack.pipeline.mixdown import join_windows, mix_take
 from soundtrack.pipeline.notes import render_take, score_report, take_score
 from soundtrack.pipeline.report import loudness, notes, scores_summary
 from soundtrack.pipeline.settings import Settings
-from soundtrack.render.soundfonts import default_soundfont
 from soundtrack.pipeline.take import Take, Update, UpdateKind
 from soundtrack.pipeline.window import LATENT_SHAPE, WindowInputs, generate_window
+from soundtrack.render.soundfonts import default_soundfont
 from soundtrack.sampling.decode import vocode
 from soundtrack.sampling.scores import Scorer
 from soundtrack.sampling.snio import Cancelled
@@ -64,9 +64,10 @@ class SoundtrackPipeline:
         self.engine = "score" if is_score_model(models.ldm) else "neural"
         # SNIO's scores read decoded mels; a note roll's is a stand-in (sampling/decode.roll_mel) that
         # says where notes sound, not which instrument or how it sounds to CVSM: the score engine's
-        # SNIO climbs tempo, balance and sync only (score.md, "SNIO")
-        score = self.engine == "score"
-        self.scorer = Scorer(cvsm=None if score else models.cvsm, instruments=None if score else models.instruments)
+        # SNIO leaves those two out and reads the roll itself (score.md, "SNIO")
+        neural = self.engine == "neural"
+        self.scorer = Scorer(cvsm=models.cvsm if neural else None,
+                             instruments=models.instruments if neural else None)
         self._lock = threading.Lock()
         self._plans: dict[tuple, VideoPlan] = {}
 

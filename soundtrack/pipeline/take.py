@@ -29,7 +29,7 @@ class Take:
 
     settings: Settings
     tempo_bpm: float  # the tempo requested of the model (auto resolved)
-    music16: np.ndarray  # (T16,) mono stems at 16 kHz, exactly the video's duration (score engine: its render)
+    music16: np.ndarray  # (T16,) mono stems at 16 kHz, the video's duration (score engine: its render)
     sfx16: np.ndarray
     mix: Mix  # 48 kHz stereo music, sfx, mix
     duration_s: float

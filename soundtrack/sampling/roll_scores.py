@@ -68,7 +68,8 @@ def accent_score(roll: Tensor, event_frames: Tensor) -> Tensor:
     return torch.log((at_events + 1e-3) / (d.mean(-1) + 1e-3))
 
 
-def roll_scores(roll: Tensor, *, wanted: Tensor, motion: Tensor | None, event_frames: Tensor) -> dict[str, Tensor]:
+def roll_scores(roll: Tensor, *, wanted: Tensor, motion: Tensor | None,
+                event_frames: Tensor) -> dict[str, Tensor]:
     """The roll's scores by name (S7-S9); density needs the motion curve, accents an event."""
     out = {"presence": presence_score(roll, wanted)}
     if motion is not None and float(motion.std()) > 1e-6:

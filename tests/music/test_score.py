@@ -36,7 +36,8 @@ def test_a_composed_piece_survives_the_roll(index):
 
 def test_decoded_notes_sit_on_sixteenths_of_the_grid_and_in_the_key():
     rng = np.random.default_rng(0)
-    roll = np.where(rng.random((ROLL_CHANNELS, 256, ROLL_COLUMNS)) < 0.03, 1.0, -1.0) + rng.normal(0, 0.2, (8, 256, 16))
+    notes = np.where(rng.random((ROLL_CHANNELS, 256, ROLL_COLUMNS)) < 0.03, 1.0, -1.0)
+    roll = notes + rng.normal(0, 0.2, (8, 256, 16))
     grid = BeatGrid(bpm=97.0, first_beat_s=0.21, downbeat=1)
     out = decode_roll(roll, grid=grid, key=2, mode="minor", duration=10.24)
     scale = {(2 + s) % 12 for s in SCALES["minor"]}
