@@ -181,10 +181,10 @@ def _control_widgets() -> tuple[dict, gr.Radio]:
                     for f in half:
                         with gr.Row(equal_height=True, elem_classes="family-row"):
                             c[on_name(f)] = gr.Checkbox(value=d[on_name(f)], label=f, container=False,
-                                                        min_width=105, scale=2, elem_id=f"family-{f}")
+                                                        min_width=125, scale=2, elem_id=f"family-{f}")
                             c[level_name(f)] = gr.Slider(0, 1, value=d[level_name(f)], step=0.05,
                                                          label=f"{f} level", show_label=False,
-                                                         container=False, min_width=130, scale=3,
+                                                         container=False, min_width=120, scale=3,
                                                          elem_id=f"level-{f}")
     c["balance"] = gr.Slider(0, 1, value=d["balance"], step=0.01, label="Balance: music (0) .. effects (1)",
                              info="0.5 = equal loudness", elem_id="balance")
@@ -326,16 +326,17 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
             """Not queued: the page's newest settings become the session's job, the run in flight stops."""
             session = live_session(data[tab.session])
             if only_if_started and not session.started:  # a control moved before anything ran
-                return gr.update()
+                return {tab.status: gr.skip()}
             try:
                 if not data[tab.video]:
                     raise InputError("pick an example or upload a video first")
                 job = live.Job(Path(data[tab.video]), tab.settings(data), warm=warm)
             except InputError as e:
                 session.stop(why=problem(str(e)))
-                return session.stop_reason
+                return {tab.status: session.stop_reason}
+            quick = live.quick_remix(session, job)  # a balance move is heard now, its take written next
             session.request(job)
-            return gr.update()
+            return {tab.status: quick.status, tab.audio: quick.audio} if quick else {tab.status: gr.skip()}
         return want
 
     def follow(session, progress=gr.Progress()):
@@ -355,13 +356,13 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
 
     def run_on(triggers: list, *, warm: bool = True) -> None:
         """These triggers ask for a take (warm: only once something ran) and start the queued handler."""
-        gr.on(triggers, wanter(warm, only_if_started=warm), inputs, tab.status, **now).then(
+        gr.on(triggers, wanter(warm, only_if_started=warm), inputs, [tab.status, tab.audio], **now).then(
             follow, tab.session, **queued)
 
     def run_after(event) -> None:
         """A control's own first step (the BPM unticks "auto"), then as run_on."""
-        event.then(wanter(True, only_if_started=True), inputs, tab.status, **now).then(follow, tab.session,
-                                                                                     **queued)
+        event.then(wanter(True, only_if_started=True), inputs, [tab.status, tab.audio], **now).then(
+            follow, tab.session, **queued)
 
     def stop(session):
         running = live_session(session).running

@@ -107,6 +107,7 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
 
     # 3. Move the balance: take 1's stems are mixed again at once (DECISIONS #36)
     assert float(_click_slider(page, "balance", 0.85)) > 0.7
+    _wait_text(page, "#status", "listen to the re-mix while its files are written")  # heard at once
     _wait_text(page, "#status", "Take 2")
     assert "the stems of take 1 mixed at balance" in page.locator("#status").inner_text()
     assert page.locator("#plot-total").is_visible()  # the scores that made the stems stay on screen
