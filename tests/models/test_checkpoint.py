@@ -55,13 +55,19 @@ def test_checkpoint_root_and_run_folders(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("SOUNDTRACK_CHECKPOINTS", str(tmp_path))  # read at call time
     assert checkpoint_root() == tmp_path and run_folder("ldm-nosdma") == tmp_path / "ldm-nosdma"
     assert run_folder("vae", tmp_path / "other") == tmp_path / "other" / "vae"
-    assert set(FOLDERS) == {"vae", "vocoder", "cvsm", "ldm", "ldm-nosdma", "instruments", "instruments-judge"}
+    assert set(FOLDERS) == {"vae", "vocoder", "cvsm", "ldm", "ldm-nosdma", "score", "score-nosdma",
+                            "instruments", "instruments-judge"}
     with pytest.raises(KeyError):
         run_folder("nope")
 
 
 def test_the_bundled_model_has_every_folder() -> None:
+    """Every folder but the score engine's, whose model is not bundled yet (issue 17): asking for
+    it is one line naming its training command (tests/test_score_engine.py)."""
     for stage, folder in FOLDERS.items():
+        if stage.startswith("score"):
+            assert not (CHECKPOINTS / folder).exists() or (CHECKPOINTS / folder / "config.json").is_file()
+            continue
         assert (CHECKPOINTS / folder / "config.json").is_file(), stage
         assert (CHECKPOINTS / folder / "model.safetensors").is_file(), stage
 
