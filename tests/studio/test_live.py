@@ -245,17 +245,19 @@ def test_a_balance_move_is_heard_before_its_take_is_written(studio_env, studio) 
     files are written), levelled as the mixer levels them."""
     session = live.Session(studio.takes_dir)
     _run(studio, session, Settings(seed=4, **FAST), warm=False)
+    moved = Settings(seed=4, balance=0.8, **FAST)
     assert live.quick_remix(session, live.Job(CLIP, Settings(seed=4, tempo=90, **FAST), warm=True)) is None
-    assert live.quick_remix(session, live.Job(CLIP, Settings(seed=4, balance=0.8, **FAST), warm=False)) is None
-    frame = live.quick_remix(session, live.Job(CLIP, Settings(seed=4, balance=0.8, **FAST), warm=True))
+    assert live.quick_remix(session, live.Job(CLIP, moved, warm=False)) is None  # Generate: from the seed
+    frame = live.quick_remix(session, live.Job(CLIP, moved, warm=True))
     sr, wave = frame.audio
     assert frame.kind == "remixing" and sr == 16000 and wave.dtype == np.int16 and len(wave) == 8 * 16000
     # the preview is the two stems weighted as the mixer weights them: effects 12 dB over the music
-    take = session.last_take.take
-    music, sfx = live.balance_preview(session.last_take, 0.0)[1], live.balance_preview(session.last_take, 1.0)[1]
+    last = session.last_take
+    take = last.take
+    music, sfx = live.balance_preview(last, 0.0)[1], live.balance_preview(last, 1.0)[1]
     assert np.corrcoef(music.astype(float), take.music16)[0, 1] > 0.99
     assert np.corrcoef(sfx.astype(float), take.sfx16)[0, 1] > 0.99
-    _, at_08 = live.balance_preview(session.last_take, 0.8)
+    _, at_08 = live.balance_preview(last, 0.8)
     fit = np.linalg.lstsq(np.stack([music, sfx], 1).astype(float), at_08.astype(float), rcond=None)[0]
     assert 20 * np.log10(fit[1] / fit[0]) == pytest.approx(20 * np.log10(0.8 / 0.2), abs=0.2)
 
