@@ -16,6 +16,7 @@ import soxr
 
 from soundtrack.corpus.compose import Piece
 from soundtrack.music.theory import DRUM_CHANNEL
+from soundtrack.render.instruments import play_events, silence
 from soundtrack.render.soundfonts import check_soundfonts, soundfont_paths
 
 __all__ = ["RENDER_SR", "check_soundfonts", "render_piece", "soundfont_paths"]
@@ -36,7 +37,7 @@ def _synth(name: str):
 def render_piece(piece: Piece, *, soundfont: str, sr: int) -> np.ndarray:
     """Mono float32 `(round(duration*sr),)` of the piece from t=0, pre-roll rendered and cut."""
     synth, sfid = _synth(soundfont)
-    _silence(synth)  # a clean state whatever this process rendered before
+    silence(synth, sr=RENDER_SR)  # a clean state whatever this process rendered before
     for track in piece.tracks:
         if track.channel == DRUM_CHANNEL:
             synth.program_select(DRUM_CHANNEL, sfid, 128, 0, True)
@@ -50,20 +51,8 @@ def render_piece(piece: Piece, *, soundfont: str, sr: int) -> np.ndarray:
         events.append((int(round((n.end - t_start) * RENDER_SR)), 0, n.channel, n.pitch, 0))
     events.sort()
     total = int(round((piece.duration - t_start) * RENDER_SR))
-    out = np.zeros((total, 2), np.float32)
-    pos = 0
-    for sample, on, channel, pitch, velocity in events:
-        sample = min(sample, total)
-        if sample > pos:
-            out[pos:sample] = np.frombuffer(synth.generate(sample - pos), np.float32).reshape(-1, 2)
-            pos = sample
-        if on:
-            synth.noteon(channel, pitch, velocity)
-        else:
-            synth.noteoff(channel, pitch)
-    if pos < total:
-        out[pos:] = np.frombuffer(synth.generate(total - pos), np.float32).reshape(-1, 2)
-    _silence(synth)
+    out = play_events(synth, events, total)  # (total, 2)
+    silence(synth, sr=RENDER_SR)
     start = int(round(-t_start * RENDER_SR))
     mono = out[start:].mean(axis=1)
     audio = soxr.resample(mono, RENDER_SR, sr).astype(np.float32)
@@ -71,8 +60,3 @@ def render_piece(piece: Piece, *, soundfont: str, sr: int) -> np.ndarray:
     return np.pad(audio, (0, max(0, n - len(audio))))[:n]
 
 
-def _silence(synth) -> None:
-    """End every voice and let the releases run out, so no state leaks between renders."""
-    synth.notes_off()
-    synth.sounds_off()
-    synth.generate(RENDER_SR // 4)

@@ -75,7 +75,7 @@ def _synth(soundfont: str, sr: int) -> tuple[Synth, int, threading.Lock]:
     return synth, sfid, threading.Lock()
 
 
-def _silence(synth: Synth, *, sr: int) -> None:
+def silence(synth: Synth, *, sr: int) -> None:
     """End every voice and let the releases run out, so no state leaks between renders."""
     synth.notes_off()
     synth.sounds_off()
@@ -84,20 +84,29 @@ def _silence(synth: Synth, *, sr: int) -> None:
 
 def _render_part(synth: Synth, sfid: int, part: Part, *, channel: int, n: int, sr: int) -> np.ndarray:
     """One part alone from t = 0: mono float32 (n,), its tail cut at n samples."""
-    _silence(synth, sr=sr)
+    silence(synth, sr=sr)
     if part.is_drums:
         channel = DRUM_CHANNEL
         synth.program_select(channel, sfid, 128, 0, True)
     else:
         synth.program_select(channel, sfid, 0, part.program)
     # (sample, on, pitch, velocity): a note-off sorts before a note-on at the same sample
-    events = sorted([(round(note.start * sr), 1, note.pitch, note.velocity) for note in part.notes]
-                    + [(round(note.end * sr), 0, note.pitch, 0) for note in part.notes])
-    out = np.zeros((n, 2), np.float32)  # (N, 2) the synth's interleaved stereo
+    events = sorted([(round(note.start * sr), 1, channel, note.pitch, note.velocity) for note in part.notes]
+                    + [(round(note.end * sr), 0, channel, note.pitch, 0) for note in part.notes])
+    out = play_events(synth, events, n)
+    silence(synth, sr=sr)
+    return 0.5 * (out[:, 0] + out[:, 1])  # (N,)
+
+
+def play_events(synth: Synth, events: list[tuple[int, int, int, int, int]], n: int) -> np.ndarray:
+    """(n, 2) float32: the synth's interleaved stereo while sorted `events` (sample, on, channel,
+    pitch, velocity) play; events outside [0, n] act at its ends. The one event loop of the
+    render stage and the corpus (soundtrack/corpus/synth.py)."""
+    out = np.zeros((n, 2), np.float32)
     buffer = memoryview(out.reshape(-1).view(np.uint8))
     frame = out.itemsize * 2  # bytes per stereo sample
     pos = 0
-    for sample, on, pitch, velocity in events:
+    for sample, on, channel, pitch, velocity in events:
         sample = min(max(sample, 0), n)
         if sample > pos:
             synth.generate_simple(sample - pos, buffer=buffer[pos * frame:sample * frame])
@@ -108,8 +117,7 @@ def _render_part(synth: Synth, sfid: int, part: Part, *, channel: int, n: int, s
             synth.noteoff(channel, pitch)
     if pos < n:
         synth.generate_simple(n - pos, buffer=buffer[pos * frame:])
-    _silence(synth, sr=sr)
-    return 0.5 * (out[:, 0] + out[:, 1])  # (N,)
+    return out
 
 
 @functools.lru_cache(maxsize=4)
