@@ -54,6 +54,13 @@ def cache_file(corpus: Path, split: str, part: str) -> Path:
     return corpus / "cache" / f"{split}-{part}-v{CACHE_VERSIONS[part]}.safetensors"
 
 
+def split_labels(corpus: Path, split: str) -> list[dict]:
+    """The split's labels in the cache's order (items sorted by name), read from the audio cache's
+    index when it exists (building the cache otherwise)."""
+    meta = cache_file(corpus, split, "audio").with_suffix(".json")
+    return json.loads(meta.read_text())["labels"] if meta.is_file() else load_split(corpus, split).labels
+
+
 def load_split(corpus: Path, split: str, *, workers: int = 2, progress: bool = True) -> CorpusArrays:
     """The split's arrays, building the missing cache parts first."""
     from safetensors.torch import load_file

@@ -12,13 +12,12 @@ The rolls are cached in corpus/cache/rolls-SPLIT-vN.npy, in the order of the aud
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from soundtrack.corpus.cache import cache_file, load_split
+from soundtrack.corpus.cache import split_labels
 from soundtrack.corpus.compose import Piece, compose
 from soundtrack.errors import InputError
 from soundtrack.music.score import ScoreNote, encode_roll
@@ -59,9 +58,7 @@ def split_rolls(corpus: Path, split: str, *, frames: int) -> np.ndarray:
     path = corpus / "cache" / f"rolls-{split}-{frames}-v{ROLLS_VERSION}.npy"
     if path.is_file():
         return np.load(path)
-    meta = cache_file(corpus, split, "audio").with_suffix(".json")
-    labels = json.loads(meta.read_text())["labels"] if meta.is_file() else load_split(corpus, split).labels
-    rolls = np.stack([item_roll(lab, frames=frames) for lab in labels])
+    rolls = np.stack([item_roll(lab, frames=frames) for lab in split_labels(corpus, split)])
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.part.npy")
     np.save(tmp, rolls)

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from soundtrack.config import AUDIO, TIMING, named_config
-from soundtrack.corpus.cache import cache_file, load_split
+from soundtrack.corpus.cache import load_split, split_labels
 from soundtrack.errors import InputError
 from soundtrack.models.ldm import (CONFIGS, EFFECT_POOL, LATENT_CHANNELS, N_BINS, Conditions, LDMConfig,
                                    SoundtrackLDM, join_stems, noise_scheduler)
@@ -97,8 +97,7 @@ def encode_corpus(cfg: LDMConfig, *, corpus: Path, split: str = "train",
 def corpus_beat_positions(corpus: Path, split: str, *, frames: int) -> np.ndarray:
     """(N, frames) beat position of every latent frame of the split's items (sorted by name, the
     order of the latent cache), from the labels kept with the audio cache."""
-    meta = cache_file(corpus, split, "audio").with_suffix(".json")
-    labels = json.loads(meta.read_text())["labels"] if meta.is_file() else load_split(corpus, split).labels
+    labels = split_labels(corpus, split)
     times = frame_times(frames)
     return np.stack([positions_from_beats(lab["beats"], lab["downbeats"], times, bpm=lab["tempo_bpm"])
                      for lab in labels])
