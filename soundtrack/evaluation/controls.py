@@ -67,27 +67,34 @@ def request_settings(request: Request, **settings):
     return Settings(tempo=tempo, instruments={f: 1.0 for f in inst}, balance=balance, seed=seed, **settings)
 
 
-def measure_take(take, judge, *, instruments: tuple[str, ...], balance: float, events: list[float]) -> dict:
-    """The control measures of one take (module docstring); judge None: no instrument counts."""
+def instrument_counts(classifier, music16: np.ndarray, families: tuple[str, ...]) -> dict:
+    """Requested/unrequested families detected (p >= 0.5) by one classifier on a 16 kHz music stem."""
     import torch
 
     from soundtrack.audio.mel import log_mel
+    from soundtrack.models.instruments import instrument_probs
+    from soundtrack.music.families import FAMILY_NAMES
+
+    mel = log_mel(torch.from_numpy(np.ascontiguousarray(music16)).float())
+    det = instrument_probs(classifier, mel)[0].numpy() >= 0.5
+    req = np.array([f in families for f in FAMILY_NAMES])
+    return {"hits": int((det & req).sum()), "req": int(req.sum()), "false": int((det & ~req).sum()),
+            "unreq": int((~req).sum()), "heard": [f for f, d in zip(FAMILY_NAMES, det) if d]}
+
+
+def measure_take(take, judge, *, instruments: tuple[str, ...], balance: float, events: list[float]) -> dict:
+    """The control measures of one take (module docstring); judge None: no instrument counts."""
     from soundtrack.audio.mix import balance_target_db, loudness_lufs
     from soundtrack.audio.onsets import effect_onsets, onset_scores
     from soundtrack.audio.tempo import TEMPO_TOLERANCE, tempo_estimate
-    from soundtrack.models.instruments import instrument_probs
-    from soundtrack.music.families import FAMILY_NAMES
 
     sr = AUDIO.sample_rate
     tempo = tempo_estimate(take.music16, sr)
     out = {"tempo_measured": tempo, "tempo_ok": abs(tempo / take.tempo_bpm - 1) <= TEMPO_TOLERANCE}
     if judge is not None:
-        mel = log_mel(torch.from_numpy(np.ascontiguousarray(take.music16)).float())  # (1, 64, F)
-        p = instrument_probs(judge, mel)[0]  # (10,)
-        req = np.array([f in instruments for f in FAMILY_NAMES])
-        det = p.numpy() >= 0.5
-        out["inst_hits"], out["inst_req"] = int((det & req).sum()), int(req.sum())
-        out["inst_false"], out["inst_unreq"] = int((det & ~req).sum()), int((~req).sum())
+        c = instrument_counts(judge, take.music16, instruments)
+        out["inst_hits"], out["inst_req"], out["inst_false"], out["inst_unreq"] = (
+            c["hits"], c["req"], c["false"], c["unreq"])
     mix = take.mix
     diff = loudness_lufs(mix.sfx, mix.sr) - loudness_lufs(mix.music, mix.sr)
     out["balance_err_db"] = abs(diff - balance_target_db(balance)) if math.isfinite(diff) else float("inf")

@@ -38,7 +38,7 @@ import numpy as np
 
 from soundtrack.config import AUDIO
 from soundtrack.errors import InputError
-from soundtrack.evaluation.controls import asset_videos
+from soundtrack.evaluation.controls import asset_videos, instrument_counts
 
 BEGIN, END = "<!-- engines:begin -->", "<!-- engines:end -->"
 # (families, tempo BPM, key, mode): one family, sections, bands; tempos 64..174
@@ -79,21 +79,6 @@ def music_measures(music48: np.ndarray, music16: np.ndarray, *, tempo_bpm: float
             "width": float(np.sqrt(np.mean(side ** 2)) / max(np.sqrt(np.mean(mid ** 2)), 1e-12)),
             "harmonic_share": e_h / max(e_h + e_p, 1e-20),
             "centroid_hz": float(np.median(loud)) if len(loud) else float("nan")}
-
-
-def instrument_counts(classifier, music16: np.ndarray, families: tuple[str, ...]) -> dict:
-    """Requested/unrequested families detected (p >= 0.5) by one classifier on a 16 kHz music stem."""
-    import torch
-
-    from soundtrack.audio.mel import log_mel
-    from soundtrack.models.instruments import instrument_probs
-    from soundtrack.music.families import FAMILY_NAMES
-
-    mel = log_mel(torch.from_numpy(np.ascontiguousarray(music16)).float())
-    det = instrument_probs(classifier, mel)[0].numpy() >= 0.5
-    req = np.array([f in families for f in FAMILY_NAMES])
-    return {"hits": int((det & req).sum()), "req": int(req.sum()), "false": int((det & ~req).sum()),
-            "unreq": int((~req).sum()), "heard": [f for f, d in zip(FAMILY_NAMES, det) if d]}
 
 
 def note_measures(score, *, key: int, mode: str) -> dict:
