@@ -67,6 +67,17 @@ def _no_horizontal_overflow(page, width: int = 390) -> None:
         raise AssertionError(f"page is {scroll} px wide, window {inner} px, screen {width} px") from None
 
 
+def _open(browser, server, *, errors: list[str] | None = None, viewport: dict | None = None, **context):
+    """A new page on the studio (1280 x 900 unless `viewport`), loaded up to its Generate button;
+    page errors go to `errors`."""
+    page = browser.new_page(viewport=viewport or {"width": 1280, "height": 900}, **context)
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url, wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=30_000)
+    return page
+
+
 def _results(page) -> list[list[str]]:
     """The A/B results table's body rows (Gradio draws them as a virtual grid, not <tr>s)."""
     rows = page.locator("#ab-results [role=row].virtual-row")
@@ -75,11 +86,8 @@ def _results(page) -> list[list[str]]:
 
 
 def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Path) -> None:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#generate", timeout=30_000)
+    page = _open(browser, server, errors=errors)
 
     # 1. An example video, fast quality, a tempo of our own
     page.get_by_text("Flashes and bounces (8 s)", exact=True).click()
@@ -147,9 +155,7 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
     page.close()
 
     # 6. A fresh page: the downloaded settings restore every control, and the example video
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#generate", timeout=30_000)
+    page = _open(browser, server)
     with page.expect_file_chooser() as chooser:
         page.locator("#load-settings").click()
     chooser.value.set_files(str(saved))
@@ -165,9 +171,7 @@ def test_score_a_video_then_judge_two_takes_blind(server, browser, artifacts: Pa
 
 
 def test_a_fresh_page_fits_a_phone(server, browser) -> None:
-    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#generate", timeout=30_000)
+    page = _open(browser, server, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     generate = page.locator("#generate")
     assert generate.is_visible()
     box = generate.bounding_box()
@@ -192,9 +196,7 @@ def _record_status(page) -> None:
 
 def test_quick_changes_end_in_a_take_of_the_last_settings(server, browser, artifacts: Path) -> None:
     """Issue 18: three families clicked 0.3 s apart while takes run; the last settings win and run."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#generate", timeout=30_000)
+    page = _open(browser, server)
     page.get_by_text("Night hits (8 s)", exact=True).click()
     page.wait_for_selector("#video video", timeout=20_000)
     for elem_id, value in (("steps", "6"), ("snio-iters", "2")):  # a take lasts a few seconds
@@ -251,9 +253,7 @@ def _two_takes(page) -> None:
 def test_a_vote_without_a_pair_says_so_once_and_leaves_no_error_boxes(server, browser) -> None:
     """Issue 18: the A/B outputs were covered by red "Error" boxes until a vote succeeded."""
     ab_outputs = ("ab-x", "ab-y", "ab-comment", "ab-results", "ab-status")
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#generate", timeout=30_000)
+    page = _open(browser, server)
     page.get_by_role("tab", name="A/B listening").click()
     page.locator("#ab-vote-x").click()
     _wait_text(page, "#ab-status", "Make a pair", timeout=10_000)
@@ -296,11 +296,8 @@ def _playable(page, selector: str, timeout: int = 30_000) -> None:
 
 def test_an_avi_upload_gets_a_playable_preview_and_is_analysed(server, browser, avi: Path) -> None:
     """Issue 18: an AVI showed "Video not playable"; now a browser-playable mp4 copy stands in for it."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#generate", timeout=30_000)
+    page = _open(browser, server, errors=errors)
     page.locator("#video input[type=file]").set_input_files(str(avi))
     _playable(page, "#video video")
     assert page.locator("#video video").get_attribute("src").endswith(".mp4")
@@ -342,9 +339,7 @@ def long_clip(tmp_path_factory) -> Path:
 def test_a_take_says_what_it_is_in_a_musicians_words(server, browser, long_clip: Path) -> None:
     """Issue 18: the tempo auto chose, the instruments and measured units in the summary, a curve for every
     window, errors on the status line, and the take near the top of a phone's page."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.goto(server.url, wait_until="domcontentloaded")
-    page.wait_for_selector("#generate", timeout=30_000)
+    page = _open(browser, server)
     for attempt in range(3):  # a click before the page's session exists (a loaded machine) is lost
         page.locator("#generate").click()  # no video yet: said on the status line, not only in a toast
         try:
