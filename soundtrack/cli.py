@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from soundtrack.config import DEFAULT_ENGINE, ENGINES
 from soundtrack.errors import InputError
 
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--snio-iters", type=int, default=d.snio_iters,
                    help="noise optimisation iterations, 0 = plain sampling (default %(default)s)")
     p.add_argument("--settings", type=Path, help="a settings JSON saved by the studio (overrides the options)")
-    p.add_argument("--engine", default="neural", choices=("neural", "score"),
+    p.add_argument("--engine", default=DEFAULT_ENGINE, choices=tuple(ENGINES),
                    help="neural: the model writes the music's audio; score: it writes notes that sampled "
                         "instruments play, and music.mid is written (default %(default)s)")
     p.add_argument("--soundfont", default=None,

@@ -9,6 +9,12 @@ import typing
 from dataclasses import dataclass
 from typing import TypeVar
 
+# engine -> the checkpoint folder of its diffusion model (soundtrack.models.checkpoint.FOLDERS)
+ENGINES = {"neural": "ldm", "score": "score"}
+# The engine the CLI and the studio use unless told otherwise (docs/DECISIONS.md #40: `score` becomes the
+# default when it measures better than `neural` and its model is bundled)
+DEFAULT_ENGINE = "neural"
+
 T = TypeVar("T")
 
 

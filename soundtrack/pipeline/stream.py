@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from soundtrack.config import AUDIO, GenerationConfig
+from soundtrack.config import AUDIO, DEFAULT_ENGINE, ENGINES, GenerationConfig
 from soundtrack.errors import InputError, readable_file
 from soundtrack.models.ldm import is_score_model
 from soundtrack.pipeline.loading import Models, load_bundled
@@ -40,7 +40,6 @@ from soundtrack.sampling.snio import Cancelled
 from soundtrack.video.plan import VideoPlan, prepare_video
 
 PLAN_CACHE = 8  # analysed videos a pipeline keeps (by path, size and modification time)
-ENGINES = {"neural": "ldm", "score": "score"}  # engine -> its diffusion model's checkpoint folder
 
 
 class SoundtrackPipeline:
@@ -73,7 +72,7 @@ class SoundtrackPipeline:
 
     @classmethod
     def bundled(cls, root: Path | str | None = None, config: GenerationConfig | None = None, *,
-                engine: str = "neural", soundfont: str | None = None) -> SoundtrackPipeline:
+                engine: str = DEFAULT_ENGINE, soundfont: str | None = None) -> SoundtrackPipeline:
         """The shipped model of `engine` ("neural" or "score") from checkpoints/ (or `root`)."""
         if engine not in ENGINES:
             raise InputError(f"unknown engine {engine!r}; known: {', '.join(ENGINES)}")
