@@ -84,7 +84,8 @@ def _bar(x: float, y: float, w: float, h: float, colour):
 
 
 def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, duration_s: float,
-                events: list[VisualEvent], grid_beats: np.ndarray | None = None) -> None:
+                events: list[VisualEvent], grid_beats: np.ndarray | None = None,
+                score: Score | None = None) -> None:
     """The studio's live preview: music / effects / mix log-mels (64, F) at 100 frames/s as
     three stacked panels drawn straight from the mels, with the video's events as coloured
     lines and the requested grid as ticks along the bottom of the music panel.
@@ -92,7 +93,9 @@ def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, durat
     The same colours as :func:`spectrogram_png` without its axes and labels (the status line
     says what the preview is), in about 15 ms instead of a matplotlib figure's 0.2 s: a
     preview comes with every SNIO iteration. The mix panel is the power sum of the
-    two stems' mels. Only the first ``duration_s`` seconds are drawn.
+    two stems' mels. Only the first ``duration_s`` seconds are drawn. With a `score` (the score
+    engine's notes of the window, in its time), a fourth panel: its notes as bars, as
+    :func:`piano_roll` draws them (pitch up, drums in a band at the bottom, family colours).
     """
     from matplotlib import colormaps
     from PIL import Image
@@ -108,7 +111,8 @@ def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, durat
     music, sfx = np.asarray(music_mel, np.float32)[:, :n], np.asarray(sfx_mel, np.float32)[:, :n]
     mix = 0.5 * np.logaddexp(2.0 * music, 2.0 * sfx)  # (64, n) log-magnitude of the summed power
     W, H, gap = PREVIEW_WIDTH, PREVIEW_PANEL, 3
-    canvas = np.full((3 * H + 2 * gap, W, 3), 24, np.uint8)
+    panels = 3 if score is None else 4
+    canvas = np.full((panels * H + (panels - 1) * gap, W, 3), 24, np.uint8)
 
     def xs(t: object) -> np.ndarray:  # seconds -> pixel columns
         return np.clip(np.round(np.asarray(t, float) / max(duration_s, 1e-9) * (W - 1)).astype(int), 0, W - 1)
@@ -124,7 +128,28 @@ def preview_png(path: Path, *, music_mel: np.ndarray, sfx_mel: np.ndarray, durat
         if k == 0 and grid_beats is not None and len(grid_beats):
             for x in xs(grid_beats):
                 canvas[top + H - 6:top + H, max(0, x - 1):x + 2] = rgb(GRID_COLOUR)
+    if score is not None:
+        _preview_notes(canvas[3 * (H + gap):], score, xs)
     Image.fromarray(canvas).save(path, compress_level=1)
+
+
+def _preview_notes(panel: np.ndarray, score: Score, xs) -> None:
+    """A score's notes drawn into a (H, W, 3) panel: MIDI pitches 20-100 bottom to top (the drums
+    below 20, as piano_roll draws them), one 2-pixel bar per note in its family's colour."""
+    from soundtrack.music.families import family
+
+    H = panel.shape[0]
+    low, high = 10.0, 100.0  # the pitch range piano_roll shows, drums included
+
+    def row(y: float) -> int:
+        return int(np.clip(round((high - y) / (high - low) * (H - 3)), 0, H - 3))
+
+    for part in score.parts:
+        colour = np.asarray(family(part.family).colour, np.uint8)
+        for n in part.notes:
+            y = 12 + (n.pitch % 16) / 2 if part.is_drums else n.pitch  # the kit's band: drum_row - 8 ..
+            x0, x1 = xs(n.start), xs(n.end)
+            panel[row(y):row(y) + 2, x0:max(x1, x0 + 1) + 1] = colour
 
 
 __all__ = ["EVENT_COLOURS", "preview_png", "spectrogram_png"]

@@ -43,6 +43,17 @@ def take_score(rolls: list[np.ndarray], starts_s: list[float], *, controls: Cont
                             mode=controls.mode, duration=duration_s)
 
 
+def window_score(roll: np.ndarray, *, start_s: float, seconds: float, controls: Controls,
+                 grid: BeatGrid) -> Score:
+    """One window's roll (8, 256, 16) as a Score of its own `seconds`, in the window's time (0 at
+    `start_s`): what the studio plays while the take is still being generated."""
+    local = dataclasses.replace(grid, first_beat_s=grid.first_beat_s - start_s)  # the same beats, shifted
+    lanes = decode_roll(roll, grid=local, key=controls.key, mode=controls.mode, duration=seconds,
+                        intensity=controls.intensity)
+    return score_from_lanes(lanes, orchestrate(dict(controls.instruments)), grid=local, key=controls.key,
+                            mode=controls.mode, duration=seconds)
+
+
 def render_take(score: Score, *, soundfont: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(music48 (2, N48) float32 at the deliverable rate, music16 (N16,) its mono fold at the model's
     rate) of a score; a score without notes gives silence (the mixer keeps a silent stem silent)."""
@@ -90,4 +101,4 @@ def reorchestrate_take(take: Take, moves: dict[str, str], *, soundfont: str | No
     return dataclasses.replace(take, score=score, music48=music48, music16=music16, mix=mix, report=report)
 
 
-__all__ = ["render_take", "reorchestrate_take", "score_report", "take_score"]
+__all__ = ["render_take", "reorchestrate_take", "score_report", "take_score", "window_score"]

@@ -91,12 +91,15 @@ class SoundtrackPipeline:
 
     def preview_wave(self, update: Update) -> np.ndarray:
         """(T,) float32 16 kHz mono preview of an update's window: its music and effects mels
-        vocoded and summed (the studio's live audio)."""
+        vocoded and summed (the studio's live audio). The score engine's music mel is a stand-in
+        for its notes (sampling/decode.roll_mel), not sound: only its effects are vocoded here
+        (the notes of a sampled window are played by notes.window_score + render_take)."""
         if update.music_mel is None or update.sfx_mel is None:
             raise ValueError(f"a {update.kind.value} update carries no preview")
+        stems = [update.sfx_mel] if self.engine == "score" else [update.music_mel, update.sfx_mel]
         with torch.no_grad():
-            mels = torch.stack([update.music_mel, update.sfx_mel]).to(self.models.device)  # (2, 64, F)
-            waves = vocode(self.models.vocoder, mels)  # (2, T): music, effects
+            mels = torch.stack(stems).to(self.models.device)  # (S, 64, F)
+            waves = vocode(self.models.vocoder, mels)  # (S, T): [music,] effects
         return waves.sum(0).cpu().numpy().astype(np.float32)
 
     def __call__(self, video: Path | str, settings: Settings | None = None, **kw) -> Take:
@@ -164,8 +167,7 @@ class SoundtrackPipeline:
                 outs.append(out)
                 yield Update(UpdateKind.WINDOW, win.index, n_win, done[0] / work, scores=out.report["output"],
                              iteration=settings.snio_iters, music_mel=out.music_mel[0],
-                             sfx_mel=out.sfx_mel[0],
-                             grid=grid)
+                             sfx_mel=out.sfx_mel[0], grid=grid, roll=out.roll)
         # 5. Join the windows (crossfade over the overlap) and cut to the video's length
         t0 = time.perf_counter()
         n_out = int(round(plan.duration_s * AUDIO.sample_rate))

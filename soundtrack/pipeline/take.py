@@ -55,6 +55,7 @@ class Update:
     sfx_mel: Tensor | None = None
     grid: BeatGrid | None = None  # the beat grid the music is conditioned on (video time)
     take: Take | None = None
+    roll: np.ndarray | None = None  # (8, 256, 16) the score engine's notes of a sampled window (WINDOW)
 
 
 __all__ = ["Take", "Update", "UpdateKind"]
