@@ -7,7 +7,9 @@
                                                   api_name="/generate")
 
 Parameters are named like `python -m soundtrack generate`'s options and default to the same
-values. They arrive exactly as the caller sent them (typed JSON, no coercion by Gradio), and
+values, but `engine`, which defaults to config.DEFAULT_ENGINE when its model is installed,
+else to the installed engine (StudioState.default_engine). They arrive exactly as the caller
+sent them (typed JSON, no coercion by Gradio), and
 :class:`~soundtrack.pipeline.Settings` validates them: a wrong type or value comes back as
 a one-line error (gradio_client raises AppError with it), never a traceback.
 
@@ -59,15 +61,19 @@ def endpoint(state: StudioState):
                  seed: int = _D.seed,
                  steps: int = _D.steps,
                  snio_iters: int = _D.snio_iters,
-                 guidance: float = _D.guidance) -> tuple[FileData, FileData, FileData, FileData, dict]:
+                 guidance: float = _D.guidance,
+                 engine: str = state.default_engine(),
+                 ) -> tuple[FileData, FileData, FileData, FileData, dict]:
         """Generate music and sound effects for a video.
 
         tempo: BPM 60-180 or "auto"; instruments: "piano,strings:0.5" (a family alone weighs 1);
         balance: 0 music only, 0.5 equal loudness, 1 effects only; intensity 0.6-1; key C..B;
         mode major/minor; seed; steps (sampler steps, 1-200); snio_iters (noise optimisation
-        iterations, 0-50); guidance 1-15. Returns video_mp4 (the video with its new soundtrack),
-        mix_wav, music_wav and sfx_wav (48 kHz stereo WAV) and report (report.json of the CLI:
-        settings, scores, tempo, loudness, timings; models named "folder@hash").
+        iterations, 0-50); guidance 1-15; engine "score" (notes played by sampled instruments;
+        the report says who plays them) or "neural" (audio written by the model). Returns
+        video_mp4 (the video with its new soundtrack), mix_wav, music_wav and sfx_wav (48 kHz
+        stereo WAV) and report (report.json of the CLI: settings, scores, tempo, loudness,
+        timings; models named "folder@hash").
         """
         from soundtrack.output import write_take
 
@@ -77,9 +83,10 @@ def endpoint(state: StudioState):
                                          intensity=intensity, key=key, mode=mode, seed=seed, steps=steps,
                                          snio_iters=snio_iters, guidance=guidance)
             path = video_path(video)
+            variant = state.variant_of(engine)
             # 2. Generate (cold start from the seed: the same arguments give the same take)
-            take = state.pipeline("full")(path, settings)
-            take = dataclasses.replace(take, report=state.public_report(take.report))  # models by name
+            take = state.pipeline(variant)(path, settings)
+            take = dataclasses.replace(take, report=state.public_report(take.report, variant))  # named models
             files = write_take(take, _fresh_dir(state.takes_dir / "api"), video=path)
         except InputError as e:
             raise gr.Error(str(e), print_exception=False) from None

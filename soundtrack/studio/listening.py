@@ -10,7 +10,10 @@ Comparisons offered:
 - "newer take vs older take": the session's last two takes of one video (a moved slider,
   another seed), each rendered already;
 - "SDMA vs no-SDMA": the current settings rendered by the full model and by the
-  `ldm-nosdma` ablation (offered when checkpoints/ldm-nosdma exists), same seed.
+  `ldm-nosdma` ablation (offered when checkpoints/ldm-nosdma exists), same seed;
+- "score engine vs neural engine": the current settings rendered by the score engine (notes
+  played by sampled instruments) and by the neural one (offered when both models are
+  installed), same seed.
 """
 from __future__ import annotations
 
@@ -26,12 +29,17 @@ from soundtrack.studio.state import StudioState
 
 TAKES = "newer take vs older take"
 SDMA = "SDMA vs no-SDMA"
-COMPARISONS = {TAKES: ("newer take", "older take"), SDMA: ("full model (SDMA)", "no-SDMA ablation")}
+ENGINES = "score engine vs neural engine"
+COMPARISONS = {TAKES: ("newer take", "older take"), SDMA: ("full model (SDMA)", "no-SDMA ablation"),
+               ENGINES: ("score engine", "neural engine")}
+# a comparison of two models -> the pipeline variants (StudioState.VARIANTS) of its A and B
+MODEL_PAIRS = {SDMA: ("full", "nosdma"), ENGINES: ("score", "full")}
 RESULT_COLUMNS = ["comparison", "A", "B", "votes", "A wins", "B wins", "no pref.", "A win rate", "95% CI"]
 
 
 def comparisons_available(state: StudioState) -> list[str]:
-    return [TAKES] + ([SDMA] if state.has_variant("nosdma") else [])
+    """TAKES, and each comparison of two models whose models are both installed."""
+    return [TAKES] + [c for c, variants in MODEL_PAIRS.items() if all(map(state.has_variant, variants))]
 
 
 def _keep(state: StudioState, media: Path) -> str:
@@ -59,32 +67,40 @@ def pair_from_takes(state: StudioState, session) -> Pair:
 
 
 def pair_from_models(state: StudioState, video: Path, settings: Settings, work: Path,
-                     on_progress: Callable[[float, str], None] | None = None) -> Pair:
-    """A blind pair of `video` rendered by the full model and by the no-SDMA ablation."""
+                     on_progress: Callable[[float, str], None] | None = None, *,
+                     comparison: str = SDMA) -> Pair:
+    """A blind pair of `video` rendered with the same settings and seed by the two models of
+    `comparison` (MODEL_PAIRS: the full model and its no-SDMA ablation, or the two engines)."""
+    from soundtrack.models.checkpoint import FOLDERS
     from soundtrack.output import write_take
+    from soundtrack.studio.state import VARIANTS
 
-    if not state.has_variant("nosdma"):
-        raise InputError("the no-SDMA ablation is not installed (checkpoints/ldm-nosdma)")
-    media = {}
+    if comparison not in MODEL_PAIRS:
+        raise InputError(f"comparison must be one of {', '.join(MODEL_PAIRS)}, got {comparison!r}")
+    missing = [v for v in MODEL_PAIRS[comparison] if not state.has_variant(v)]
+    if missing:
+        raise InputError(f"{comparison} needs both models; not installed: "
+                         f"{', '.join(f'checkpoints/{FOLDERS[VARIANTS[v]]}' for v in missing)}")
+    media, models = {}, {}
     try:
-        for k, variant in enumerate(("full", "nosdma")):
+        for k, variant in enumerate(MODEL_PAIRS[comparison]):
             pipe = state.pipeline(variant)
 
             def step(p: float, k: int = k) -> None:
                 if on_progress is not None:
-                    on_progress((k + p) / 2, f"rendering with the {COMPARISONS[SDMA][k]} ({k + 1}/2)")
+                    on_progress((k + p) / 2, f"rendering with the {COMPARISONS[comparison][k]} ({k + 1}/2)")
 
             take = pipe(video, settings, on_step=step)
             media[variant] = _keep(state, write_take(take, work / variant, video=video)["soundtrack.mp4"])
+            models[variant] = {"model": state.model_names(variant)["ldm"], "engine": pipe.engine}
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    a_label, b_label = COMPARISONS[SDMA]
-    return state.store().create_pair(SDMA, a_label=a_label, b_label=b_label, a_media=media["full"],
-                                   b_media=media["nosdma"], video=Path(video).name,
-                                   a_settings={**settings.to_dict(),
-                                               "model": state.model_names("full")["ldm"]},
-                                   b_settings={**settings.to_dict(),
-                                               "model": state.model_names("nosdma")["ldm"]})
+    a, b = MODEL_PAIRS[comparison]
+    a_label, b_label = COMPARISONS[comparison]
+    return state.store().create_pair(comparison, a_label=a_label, b_label=b_label, a_media=media[a],
+                                     b_media=media[b], video=Path(video).name,
+                                     a_settings={**settings.to_dict(), **models[a]},
+                                     b_settings={**settings.to_dict(), **models[b]})
 
 
 def next_pair(state: StudioState, voter: str) -> Pair | None:
@@ -113,5 +129,6 @@ def export_csv(state: StudioState, dest_dir: Path) -> Path:
     return path
 
 
-__all__ = ["COMPARISONS", "RESULT_COLUMNS", "SDMA", "TAKES", "comparisons_available", "export_csv",
-           "next_pair", "pair_from_models", "pair_from_takes", "result_rows"]
+__all__ = ["COMPARISONS", "ENGINES", "MODEL_PAIRS", "RESULT_COLUMNS", "SDMA", "TAKES",
+           "comparisons_available", "export_csv", "next_pair", "pair_from_models", "pair_from_takes",
+           "result_rows"]

@@ -3,6 +3,7 @@
     state = StudioState()                    # where the model, takes and votes are (read once, now)
     demo = build_ui(state)                   # every handler reaches the pipelines and votes through it
     state.pipeline("full")                   # loaded on first use, once per process
+    state.pipeline(state.variant_of("score"))  # the score engine: its diffusion model beside the others
 
 Nothing is a module global: two states (tests, two studios in one process) share nothing.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from soundtrack.config import AUDIO
+from soundtrack.config import AUDIO, DEFAULT_ENGINE, ENGINES
 from soundtrack.errors import InputError
 from soundtrack.models.checkpoint import FOLDERS, checkpoint_root
 from soundtrack.pipeline import SoundtrackPipeline, load_bundled
@@ -24,7 +25,11 @@ from soundtrack.studio.ab import ABStore
 
 STUDIO_DIR_ENV = "SOUNDTRACK_STUDIO_DIR"  # where takes are written (default: the system temp dir)
 AB_DB_ENV = "SOUNDTRACK_AB_DB"  # the vote database (default: ~/.cache/soundtrack/ab.sqlite)
-VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma"}  # pipeline variant -> diffusion model (checkpoint.FOLDERS)
+# pipeline variant -> its diffusion model (checkpoint.FOLDERS); "full" and "score" are the two engines
+VARIANTS = {"full": "ldm", "nosdma": "ldm-nosdma", "score": "score"}
+ENGINE_VARIANTS = {"neural": "full", "score": "score"}  # engine (config.ENGINES) -> its variant
+ENGINE_WORDS = {"score": "score: notes played by sampled instruments",
+                "neural": "neural: audio written by the model"}
 
 
 class StudioState:
@@ -57,8 +62,31 @@ class StudioState:
         """Whether the model folder holds this variant's diffusion model (cheap: no loading)."""
         return (self.checkpoints / FOLDERS[VARIANTS[variant]] / "model.safetensors").is_file()
 
+    def engines(self) -> list[str]:
+        """The engines whose diffusion model is installed (config.ENGINES order)."""
+        return [e for e in ENGINES if self.has_variant(ENGINE_VARIANTS[e])]
+
+    def default_engine(self) -> str:
+        """config.DEFAULT_ENGINE when its model is installed, else an installed one (else the default,
+        whose take then says its model is missing)."""
+        installed = self.engines()
+        return DEFAULT_ENGINE if DEFAULT_ENGINE in installed or not installed else installed[0]
+
+    def variant_of(self, engine: str) -> str:
+        """The pipeline variant of an engine ("neural" or "score"); one line for anything else or for an
+        engine whose model is not installed."""
+        if not isinstance(engine, str) or engine not in ENGINES:
+            raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+        variant = ENGINE_VARIANTS[engine]
+        if not self.has_variant(variant) and self.engines():
+            folder = self.checkpoints / FOLDERS[VARIANTS[variant]]
+            raise InputError(f"the {engine} engine's model is not installed ({folder}); installed: "
+                             f"{', '.join(self.engines())}")
+        return variant
+
     def pipeline(self, variant: str = "full") -> SoundtrackPipeline:
-        """The pipeline of a variant ("full", or "nosdma" the SDMA ablation), loaded on first use."""
+        """The pipeline of a variant ("full" the neural engine, "nosdma" its SDMA ablation, "score" the
+        score engine), loaded on first use."""
         if variant not in VARIANTS:
             raise InputError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
         with self._lock:
@@ -105,7 +133,7 @@ class StudioState:
         does. False, quietly, if the model is not installed: the studio says so when a take is
         asked for."""
         try:
-            self.pipeline("full")
+            self.pipeline(ENGINE_VARIANTS[self.default_engine()])
         except InputError:
             return False
         from soundtrack.audio.tempo import measure_tempo
@@ -128,4 +156,4 @@ def _short_hash(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()[:10]
 
 
-__all__ = ["AB_DB_ENV", "STUDIO_DIR_ENV", "VARIANTS", "StudioState"]
+__all__ = ["AB_DB_ENV", "ENGINE_VARIANTS", "ENGINE_WORDS", "STUDIO_DIR_ENV", "VARIANTS", "StudioState"]

@@ -24,7 +24,7 @@ from soundtrack.music.families import FAMILY_NAMES
 
 if TYPE_CHECKING:
     from soundtrack.pipeline import SoundtrackPipeline, Take
-    from soundtrack.studio.live import TakeRecord
+    from soundtrack.studio.session import TakeRecord
 
 BALANCE_DB_PER_POINT = 6.0  # sampling.scores.balance_score is -|dB off| / 6 dB (snio.md eq. 6)
 HEARD = 0.5  # a family is heard when the instrument classifier gives it at least this probability
@@ -108,13 +108,29 @@ def _balance_row(balance: float, report: Mapping) -> list[str]:
             f"{_signed_db(got)}: off by {abs(got - asked):.1f} dB{stems}"]
 
 
+def _engine_row(report: Mapping) -> list[str]:
+    """Engine: which one made the take; the score engine's soundfont and who plays its notes."""
+    from soundtrack.studio.state import ENGINE_WORDS
+
+    engine = report.get("engine", "neural")
+    score = report.get("score")
+    if engine != "score" or score is None:
+        return ["Engine", ENGINE_WORDS.get(engine, engine), "audio from the model"]
+    players = ", ".join(score["families"]) or "none"
+    return ["Engine", ENGINE_WORDS["score"],
+            f"{score['notes']} notes played by {players} (soundfont {score['soundfont']}; music.mid)"]
+
+
 def take_summary(take: TakeRecord) -> tuple[str, str]:
     """A finished take for people: (one line of what it is, Markdown of what was asked and what it has)."""
     from soundtrack.studio.controls import instruments_in_words
 
     r, s, m = take.report, take.settings, take.measures
     scores = r["scores"]
-    if take.remixed_from is not None:
+    if take.reorchestrated_from is not None:
+        moves = ", ".join(f"{a} part on {b}" for a, b in r.get("reorchestrated", {}).items())
+        how = f"the notes of take {take.reorchestrated_from} re-orchestrated ({moves})"
+    elif take.remixed_from is not None:
         how = (f"the stems of take {take.remixed_from} mixed at balance {s.balance:.2f} "
                f"(generated for {r['remixed_from_balance']:.2f}; "
                "Generate re-optimises them for this balance)")
@@ -126,7 +142,7 @@ def take_summary(take: TakeRecord) -> tuple[str, str]:
     headline = (f"**Take {take.number}** of {take.video.name} ({r['video']['duration_s']:.1f} s): "
                 f"{instruments_in_words(s.instruments)}; {tempo:.1f} BPM{' (auto)' if auto else ''}; "
                 f"{how}; made in {r['timings_s']['total']:.1f} s.")
-    rows = []
+    rows = [_engine_row(r)]
     if m is not None:
         got = (f"{m.tempo_bpm:.1f} BPM measured on the music: off by {abs(m.tempo_bpm - tempo):.1f} BPM"
                if m.tempo_bpm > 0 else "no beat found in the music")
@@ -148,7 +164,7 @@ def take_summary(take: TakeRecord) -> tuple[str, str]:
         rows.append(["Picture match (CVSM, −1..1, higher: closer)", "", f"{scores['output']['cvsm']:.2f}"])
     lines = ["| | asked | in the take |", "|---|---|---|", *("| " + " | ".join(row) + " |" for row in rows)]
     total = [scores[k].get("total") for k in ("before_snio", "after_snio", "output")]
-    if all(v is not None for v in total) and take.remixed_from is None:
+    if all(v is not None for v in total) and take.remixed_from is None and take.reorchestrated_from is None:
         lines += ["", f"SNIO's objective (the weighted sum of its scores, higher is better): {total[0]:.2f} "
                       f"before, {total[1]:.2f} after {s.snio_iters} iteration{'s' * (s.snio_iters != 1)}, "
                       f"{total[2]:.2f} for the take."]
