@@ -20,8 +20,8 @@ from tests.test_reliability import BAD, make_input
 
 ROOT = Path(__file__).resolve().parents[2]
 FAST = {"steps": 2, "snio_iters": 0}
-# /generate's parameters in order, after the video
-TAIL = ["auto", "piano", 0.5, 0.8, "C", "major", 0, 2, 0, 3.0]
+# /generate's parameters in order, after the video (the last: the engine)
+TAIL = ["auto", "piano", 0.5, 0.8, "C", "major", 0, 2, 0, 3.0, "neural"]
 
 
 @pytest.fixture(scope="module")

@@ -146,8 +146,8 @@ def test_generate_refuses_nan_sent_as_raw_json(server) -> None:
     import httpx
 
     base = server.url.rstrip("/") + "/gradio_api/call/generate"
-    # video, tempo, instruments, balance, intensity, key, mode, seed, steps, snio_iters, guidance
-    body = '{"data": [null, "auto", "piano", NaN, 0.8, "C", "major", 0, 2, 1, 3.0]}'
+    # video, tempo, instruments, balance, intensity, key, mode, seed, steps, snio_iters, guidance, engine
+    body = '{"data": [null, "auto", "piano", NaN, 0.8, "C", "major", 0, 2, 1, 3.0, "neural"]}'
     event = httpx.post(base, content=body, headers={"Content-Type": "application/json"}, timeout=10).json()
     answer = httpx.get(f"{base}/{event['event_id']}", timeout=30).text
     assert "event: error" in answer and "balance must be between 0 and 1, got nan" in answer, answer
