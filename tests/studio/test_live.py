@@ -335,7 +335,7 @@ def test_ab_pairs_from_takes_and_from_the_sdma_ablation(studio_env, studio) -> N
     assert all(Path(m).parent == studio.media_dir and Path(m).is_file()
                for m in (takes.a_media, takes.b_media))
 
-    assert listening.comparisons_available(studio) == [listening.TAKES, listening.SDMA]  # tiny has ldm-nosdma
+    assert listening.comparisons_available(studio) == [listening.TAKES, listening.SDMA, listening.ENGINES]
     sdma = listening.pair_from_models(studio, CLIP, Settings(seed=4, **FAST), studio_env / "render")
     assert re.fullmatch(r"ldm@[0-9a-f]{10}", sdma.a_settings["model"])  # named and hashed, never a path
     assert re.fullmatch(r"ldm-nosdma@[0-9a-f]{10}", sdma.b_settings["model"])
