@@ -51,6 +51,9 @@ PROGRAMS = {
     ("woodwinds", "melody"): 73, ("synth", "chords"): 89, ("synth", "melody"): 80,
 }
 SIXTEENTH = 0.25  # beats
+# The most notes a lane sounds at once (eq. S2): the corpus's own ceiling (two chord families of
+# three voices; one melody; one bass note; kick, snare or clap, and a cymbal)
+POLYPHONY = {"chords": 6, "melody": 1, "bass": 1, "drums": 3}
 
 
 @dataclass(frozen=True)
@@ -192,8 +195,10 @@ def decode_roll(roll: np.ndarray, *, grid: BeatGrid, key: int, mode: str, start_
 
     A note starts at every frame where the onset channel is positive and at least its
     neighbours (or where a hold begins without an onset); it lasts while the hold channel
-    stays positive. Starts and ends are quantised to the grid's sixteenths; a note is at
-    least a sixteenth long (drums: a fixed 0.1 s hit); notes outside [0, duration) go.
+    stays positive. A lane starts at most POLYPHONY[lane] notes on one sixteenth (the strongest
+    onsets), and a one-voice lane's note ends where its next one starts. Starts and ends are
+    quantised to the grid's sixteenths; a note is at least a sixteenth long (drums: a fixed
+    0.1 s hit); notes outside [0, duration) go.
     """
     C, T, F = roll.shape
     assert (C, F) == (ROLL_CHANNELS, ROLL_COLUMNS), f"{roll.shape=}"
@@ -203,32 +208,38 @@ def decode_roll(roll: np.ndarray, *, grid: BeatGrid, key: int, mode: str, start_
     out: dict[str, list[ScoreNote]] = {}
     for li, lane in enumerate(LANES):
         onset, hold = roll[2 * li], roll[2 * li + 1]  # (T, 16)
-        notes: dict[tuple[float, int], ScoreNote] = {}
-        for c in range(F):
-            o, h = onset[:, c], hold[:, c]
-            prev_o = np.concatenate([[-np.inf], o[:-1]])
-            next_o = np.concatenate([o[1:], [-np.inf]])
-            peak = (o > 0) & (o >= prev_o) & (o > next_o)
-            prev_h = np.concatenate([[-1.0], h[:-1]])
-            starts = np.flatnonzero(peak | ((h > 0) & (prev_h <= 0) & (o <= 0)))
-            for i in starts:
-                t0 = _quantise(float(times[i]), grid)
-                if lane == "drums":
-                    t1 = t0 + 0.1
-                else:
-                    j = i + 1
-                    while j < T and h[j] > 0 and not peak[j]:
-                        j += 1
-                    t1 = max(_quantise(float(times[j - 1]) + half, grid),
-                             t0 + SIXTEENTH * grid.period_s)
-                if t0 < -1e-6 or t0 >= end_of_take:
-                    continue
-                pitch = column_pitch(lane, c, key=key, mode=mode)
-                vel = _velocity(lane, t0, grid, intensity, c)
-                k = (round(t0, 4), pitch)
-                if k not in notes or notes[k].end < t1:
-                    notes[k] = ScoreNote(max(0.0, t0), min(t1, end_of_take), pitch, vel)
-        out[lane] = sorted(notes.values(), key=lambda n: (n.start, n.pitch))
+        prev_o = np.concatenate([np.full((1, F), -np.inf), onset[:-1]])
+        next_o = np.concatenate([onset[1:], np.full((1, F), -np.inf)])
+        peaks = (onset > 0) & (onset >= prev_o) & (onset > next_o)  # (T, 16)
+        prev_h = np.concatenate([np.full((1, F), -1.0), hold[:-1]])
+        starting = peaks | ((hold > 0) & (prev_h <= 0) & (onset <= 0))
+        found: dict[float, dict[int, tuple[float, ScoreNote]]] = {}  # start -> pitch -> (strength, note)
+        for i, c in zip(*np.nonzero(starting)):
+            t0 = _quantise(float(times[i]), grid)
+            if t0 < -1e-6 or t0 >= end_of_take:
+                continue
+            if lane == "drums":
+                t1 = t0 + 0.1
+            else:
+                j = i + 1
+                while j < T and hold[j, c] > 0 and not peaks[j, c]:
+                    j += 1
+                t1 = max(_quantise(float(times[j - 1]) + half, grid), t0 + SIXTEENTH * grid.period_s)
+            pitch = column_pitch(lane, int(c), key=key, mode=mode)
+            vel = _velocity(lane, t0, grid, intensity, int(c))
+            note = ScoreNote(max(0.0, t0), min(t1, end_of_take), pitch, vel)
+            strength = float(max(onset[i, c], hold[i, c]))  # a hold-only start counts as its hold
+            at = found.setdefault(round(t0, 4), {})
+            if pitch not in at or at[pitch][1].end < note.end:
+                at[pitch] = (max(strength, at.get(pitch, (strength,))[0]), note)
+        lane_notes = []
+        for start in sorted(found):  # at most POLYPHONY[lane] notes start on a sixteenth: the strongest
+            kept = sorted(found[start].values(), key=lambda sn: -sn[0])[:POLYPHONY[lane]]
+            lane_notes += sorted((n for _, n in kept), key=lambda n: n.pitch)
+        if POLYPHONY[lane] == 1:  # one voice: a note ends where the next one starts
+            lane_notes = [dataclasses.replace(n, end=min(n.end, nxt.start))
+                          for n, nxt in zip(lane_notes, lane_notes[1:])] + lane_notes[-1:]
+        out[lane] = lane_notes
     return out
 
 

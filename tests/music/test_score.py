@@ -6,10 +6,10 @@ import pytest
 
 from soundtrack.corpus.compose import compose
 from soundtrack.corpus.notes import piece_lanes
-from soundtrack.music.beatgrid import BeatGrid
-from soundtrack.music.score import (DRUM_KEYS, LANES, ROLL_CHANNELS, ROLL_COLUMNS, ScoreNote, decode_roll,
-                                    degree_pitch, encode_roll, orchestrate, pitch_degree, reorchestrate,
-                                    roll_mel_template, score_from_lanes)
+from soundtrack.music.beatgrid import BeatGrid, frame_times
+from soundtrack.music.score import (DRUM_KEYS, LANES, POLYPHONY, ROLL_CHANNELS, ROLL_COLUMNS, ScoreNote,
+                                    column_pitch, decode_roll, degree_pitch, encode_roll, orchestrate,
+                                    pitch_degree, reorchestrate, roll_mel_template, score_from_lanes)
 from soundtrack.music.theory import SCALES
 
 
@@ -53,6 +53,26 @@ def test_decoded_notes_sit_on_sixteenths_of_the_grid_and_in_the_key():
                 assert note.pitch in DRUM_KEYS
             n += 1
     assert n > 50
+
+
+def test_a_lane_sounds_no_more_voices_than_the_corpus_writes():
+    """A dense, noisy roll: at most POLYPHONY[lane] notes start on a sixteenth (the strongest onsets
+    win), and the one-voice lanes (melody, bass) never overlap themselves."""
+    rng = np.random.default_rng(1)
+    roll = rng.normal(0.0, 1.0, (ROLL_CHANNELS, 256, ROLL_COLUMNS)).astype(np.float32)
+    roll[2, 100, 3] = roll[2, 100, 9] = 5.0  # two strong melody onsets on one frame: the louder wins
+    roll[2, 100, 9] = 6.0
+    grid = BeatGrid(bpm=120.0, first_beat_s=0.0)
+    out = decode_roll(roll, grid=grid, key=0, mode="major", duration=10.24)
+    for lane, notes in out.items():
+        starts = np.unique([round(n.start, 4) for n in notes], return_counts=True)[1]
+        assert 1 <= starts.max() <= POLYPHONY[lane], lane
+        if POLYPHONY[lane] == 1:
+            assert all(a.end <= b.start + 1e-9 for a, b in zip(notes, notes[1:])), lane
+    assert POLYPHONY["chords"] == 6 and starts.max() == POLYPHONY["drums"]  # a noisy roll fills the cap
+    t = float(frame_times(256)[100])
+    at = [n for n in out["melody"] if abs(n.start - t) < 0.07]
+    assert [n.pitch for n in at] == [column_pitch("melody", 9, key=0, mode="major")]
 
 
 def test_degrees_round_trip_and_chromatic_notes_snap():
