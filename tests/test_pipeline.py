@@ -20,7 +20,8 @@ from soundtrack.sampling.scores import Scorer
 def export_tiny_runs(root: Path) -> dict[str, Path]:
     """Random-init tiny runs, exported as the training loop does: {"vae", "vocoder", "cvsm",
     "ldm", "ldm_nosdma", "instruments", "judge"} -> run directory (the keys of
-    soundtrack.evaluation.ablations.DEFAULT_RUNS), and "score" (the score engine's model)."""
+    soundtrack.evaluation.ablations.RUN_STAGES), and "score", "score_nosdma" (the score engine's model and
+    its ablation)."""
     import dataclasses
 
     from soundtrack.models import cvsm, instruments, ldm, vae, vocoder
@@ -42,6 +43,8 @@ def export_tiny_runs(root: Path) -> dict[str, Path]:
                         instruments.CLASSIFIER_CONFIGS["tiny"]),
         "judge": (instruments.InstrumentJudge(instruments.JUDGE_CONFIGS["tiny"]), instruments.JUDGE_CONFIGS["tiny"]),
         "score": (ldm.SoundtrackLDM(score_cfg), score_cfg),  # the score engine's model (music_stem="roll")
+        "score_nosdma": (ldm.SoundtrackLDM(dataclasses.replace(score_cfg, sdma=False)),
+                         dataclasses.replace(score_cfg, sdma=False)),
     }
     runs = {}
     for name, (model, cfg) in built.items():
@@ -56,7 +59,7 @@ def export_tiny_checkpoints(root: Path) -> Path:
     runs = export_tiny_runs(root / "runs")
     ckpt = root / "checkpoints"
     ckpt.mkdir()
-    folders = {"ldm_nosdma": "ldm-nosdma", "judge": "instruments-judge"}
+    folders = {"ldm_nosdma": "ldm-nosdma", "score_nosdma": "score-nosdma", "judge": "instruments-judge"}
     for name, run in runs.items():
         run.rename(ckpt / folders.get(name, name))
     return ckpt

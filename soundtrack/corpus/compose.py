@@ -93,6 +93,28 @@ def compose(rng: np.random.Generator, *, duration: float) -> Piece:
         intensity=float(rng.uniform(0.6, 1.0)),
     )
     piece.tracks = _choose_tracks(rng)
+    _write(piece, rng)
+    return piece
+
+
+def compose_for(rng: np.random.Generator, *, duration: float, tempo_bpm: float, key: int, mode: str,
+                downbeat0: float, intensity: float = 0.8) -> Piece:
+    """The rules alone for a request: the same writers at a given tempo, key, mode and bar phase,
+    with every role (a chord family, a melody family, bass, drums) so that any orchestration finds
+    its lane. The score engine's ablation `composer` (docs/method/score.md) plays these notes."""
+    piece = Piece(tempo_bpm=float(tempo_bpm), key=int(key), mode=mode, downbeat0=float(downbeat0),
+                  duration=duration, intensity=float(intensity))
+    chords, melody = families_for("chords")[0], families_for("melody")[0]
+    piece.tracks = [Track(chords.name, "chords", chords.programs[0], 0),
+                    Track(melody.name, "melody", melody.programs[0], 1),
+                    Track(families_for("bass")[0].name, "bass", families_for("bass")[0].programs[0], 2),
+                    Track(families_for("drums")[0].name, "drums", -1, DRUM_CHANNEL)]
+    _write(piece, rng)
+    return piece
+
+
+def _write(piece: Piece, rng: np.random.Generator) -> None:
+    """A progression (one chord per bar) and every track's notes, drawn from `rng`."""
     bars = _bar_starts(piece)
     progression = PROGRESSIONS[piece.mode][int(rng.integers(len(PROGRESSIONS[piece.mode])))]
     chords = [_triad(piece, progression[i % len(progression)]) for i in range(len(bars))]
@@ -102,7 +124,6 @@ def compose(rng: np.random.Generator, *, duration: float) -> Piece:
                "drums": _drum_track}
     for track in piece.tracks:
         piece.notes.extend(writers[track.role](piece, track, bars, chords, rng))
-    return piece
 
 
 def _choose_tracks(rng: np.random.Generator) -> list[Track]:

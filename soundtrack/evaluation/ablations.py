@@ -56,14 +56,18 @@ from soundtrack.evaluation.bootstrap import PAIRED, paired_differences
 from soundtrack.evaluation.items import STEMS
 from soundtrack.evaluation.leakage import LEAKAGE_L2, leakage_probe
 from soundtrack.evaluation.metrics import judge_probs, row_metrics, stem_embeddings
-from soundtrack.evaluation.report import markdown_table, results_section, write_results_section
-from soundtrack.evaluation.systems import SYSTEMS, Generated, Run, System
+from soundtrack.evaluation.report import (SECTION_MARKERS, markdown_table, results_section,
+                                          write_results_section)
+from soundtrack.evaluation.systems import SCORE_SYSTEMS, SYSTEMS, Generated, Run, System
 from soundtrack.models.checkpoint import TRAIN_COMMAND, run_folder
+from soundtrack.video.matrix import FEATURE_NAMES
 
 # --option -> the stage of its run folder (soundtrack.models.checkpoint.FOLDERS); pass --ldm runs/ldm-small
 # etc. for training runs
 RUN_STAGES = {"vae": "vae", "vocoder": "vocoder", "cvsm": "cvsm", "ldm": "ldm", "ldm_nosdma": "ldm-nosdma",
-              "instruments": "instruments", "judge": "instruments-judge"}
+              "score": "score", "score_nosdma": "score-nosdma", "instruments": "instruments",
+              "judge": "instruments-judge"}
+ENGINE_SYSTEMS = {"neural": SYSTEMS, "score": SCORE_SYSTEMS}  # --engine -> the table of rows
 RETRIEVAL_CANDIDATES = 100
 
 
@@ -92,7 +96,7 @@ def load_for(systems: list[System], run_dirs: dict[str, Path], have: dict[str, b
     from soundtrack.models.vocoder import load_vocoder
     from soundtrack.pipeline import load_models
 
-    keys = [k for k in ("ldm", "ldm_nosdma") if any(isinstance(s, Generated) and s.ldm == k for s in systems)]
+    keys = list(dict.fromkeys(s.ldm for s in systems if isinstance(s, Generated)))
     generators = {}
     for k in keys:  # the first generator loads everything; the others only their diffusion model
         generators[k] = (next(iter(generators.values())).with_ldm(run_dirs[k]) if generators else
@@ -113,8 +117,9 @@ def load_for(systems: list[System], run_dirs: dict[str, Path], have: dict[str, b
 
 def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict | None = None,
              steps: int | None = None, guidance: float | None = None, snio_iters: int | None = None,
-             seed: int = 0, progress: bool = True) -> dict:
-    """Rows of metrics for the first `n` items of `split` (module docstring); JSON-able."""
+             seed: int = 0, engine: str = "neural", progress: bool = True) -> dict:
+    """Rows of metrics for the first `n` items of `split` (module docstring); JSON-able.
+    engine: "neural" (SYSTEMS) or "score" (SCORE_SYSTEMS: the score engine's ablations)."""
     from tqdm import tqdm
 
     from soundtrack.audio.mel import MelSpectrogram
@@ -139,6 +144,9 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
         raise InputError(f"steps must be a whole number >= 1, got {steps!r}")
     if not math.isfinite(guidance) or guidance < 0:
         raise InputError(f"guidance must be a number >= 0, got {guidance!r}")
+    if engine not in ENGINE_SYSTEMS:
+        raise InputError(f"unknown engine {engine!r}; known: {', '.join(ENGINE_SYSTEMS)}")
+    systems = ENGINE_SYSTEMS[engine]
     unknown = set(runs or {}) - set(RUN_STAGES)
     if unknown:
         raise InputError(f"unknown run name(s) {sorted(unknown)}; known: {', '.join(RUN_STAGES)}")
@@ -148,10 +156,10 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     if not have["cvsm"]:
         raise InputError(f"no CVSM in {run_dirs['cvsm']}: every row is scored with it "
                          f"({TRAIN_COMMAND} cvsm)")
-    missing = {s.name: [str(run_dirs[k]) for k in s.needs if not have[k]] for s in SYSTEMS}
+    missing = {s.name: [str(run_dirs[k]) for k in s.needs if not have[k]] for s in systems}
     skipped = {name: f"skipped: no trained run in {', '.join(dirs)}"
                for name, dirs in missing.items() if dirs}
-    running = [s for s in SYSTEMS if s.name not in skipped]
+    running = [s for s in systems if s.name not in skipped]
 
     # 2. Data: the first n items, their real stems, and the models
     arrays = load_split(corpus, split, progress=progress)
@@ -194,6 +202,7 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
 
     # 6. Metrics, every row against the real stems of the same items
     t0 = time.perf_counter()
+    motion = arrays.video[:n, :, FEATURE_NAMES.index("motion")].numpy()  # (n, 256) on the latent clock
     real_waves = {s: np.stack(run.waves["real"][s]) for s in STEMS}  # (n, T)
     real = stem_embeddings(real_waves, cvsm=cvsm, mel_fn=mel_fn)
     if judge is not None:
@@ -202,7 +211,7 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
     for system in running:
         stacked = {s: np.stack(run.waves[system.name][s]) for s in STEMS}  # (n, T)
         rows[system.name] = {**row_metrics(stacked, real=real, labels=labels, video_embed=video_embed,
-                                           cvsm=cvsm, mel_fn=mel_fn, clf=clf, judge=judge),
+                                           cvsm=cvsm, mel_fn=mel_fn, clf=clf, judge=judge, motion=motion),
                              "s_per_item": seconds[system.name] / n}
     snio_scores = {row: {"output": mean_scores([sc["output"] for sc in v]),
                          "surrogate_before": mean_scores([sc["before_snio"] for sc in v]),
@@ -227,6 +236,7 @@ def evaluate(*, corpus: Path | str, split: str = "test", n: int = 50, runs: dict
         "settings": {
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "corpus": str(corpus), "split": split, "n": n, "steps": steps, "guidance": guidance, "seed": seed,
+            "engine": engine,
             "snio_iters": snio_iters,
             "scheduler": GenerationConfig().sampler.scheduler,
             "runs": {k: str(v) for k, v in run_dirs.items()},
@@ -251,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--snio-iters", type=int, default=None,
                         help="SNIO iterations of the rows that use it (default: the studio's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engine", default="neural", choices=tuple(ENGINE_SYSTEMS),
+                        help="whose ablations: neural (the audio model) or score (the notes model)")
     for key, default in default_runs().items():
         parser.add_argument(f"--{key.replace('_', '-')}", dest=key, type=Path, default=default,
                             help=f"run directory (default {default})")
@@ -262,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = {k: getattr(args, k) for k in RUN_STAGES}
         result = evaluate(corpus=args.corpus, split=args.split, n=args.n, steps=args.steps,
                           guidance=args.guidance, snio_iters=args.snio_iters, seed=args.seed, runs=runs,
+                          engine=args.engine,
                           progress=not args.no_progress)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -272,7 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(result, indent=1))
     if args.results_md:
         command = shlex.join(["python", "-m", "soundtrack", "evaluate", *argv])
-        write_results_section(args.results_md, results_section(result, command=command))
+        begin, end = SECTION_MARKERS[args.engine]
+        write_results_section(args.results_md, results_section(result, command=command), begin=begin, end=end)
     return 0
 
 

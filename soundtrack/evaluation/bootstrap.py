@@ -15,11 +15,13 @@ import numpy as np
 from soundtrack.evaluation.metrics import pooled_f1
 
 PAIRED = (  # (row a, row b, what a - b measures)
-    ("full", "no_sdma", "SDMA"), ("full", "no_snio", "SNIO"), ("no_snio", "two_step", "joint generation"))
+    ("full", "no_sdma", "SDMA"), ("full", "no_snio", "SNIO"), ("no_snio", "two_step", "joint generation"),
+    ("full", "composer", "the model over its rules"))
 PAIRED_METRICS = (  # (key, markdown header): the metrics with per-item values
     ("leak_music", "leak music"), ("leak_sfx", "leak sfx"), ("sync_f1", "sync F1"),
     ("tempo_acc1", "tempo acc1"), ("inst_recall", "inst recall"), ("inst_fpr", "inst FPR"),
-    ("balance_db", "balance dB"), ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"))
+    ("balance_db", "balance dB"), ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"),
+    ("density_motion", "density~motion"), ("cut_accent", "cut accent"), ("cvsm_rr", "CVSM MRR"))
 N_BOOT = 2000
 Measure = Callable[[np.ndarray], dict]  # item indices (with repeats) -> {measure: value or None}
 

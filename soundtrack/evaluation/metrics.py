@@ -12,7 +12,12 @@
   detected, unrequested families detected, and the KL of its probabilities from the real
   music's;
 - `balance_db`: |LUFS(effects) - LUFS(music)| of the raw stems;
-- `beat_cut`: the share of the video's cuts with a music beat within +-70 ms.
+- `beat_cut`: the share of the video's cuts with a music beat within +-70 ms;
+- video-music correspondence, read on the music's audio as a listener hears it: `density_motion`
+  (Pearson correlation of the music's onset strength with the picture's motion, both smoothed
+  over 1 s), `cut_accent` (log of the music's onset strength at the cuts, +-70 ms, over its
+  mean) and `cvsm_rr` (the reciprocal rank of the item's own video among the row's videos by
+  CVSM cosine with its music; its mean is the MRR).
 """
 from __future__ import annotations
 
@@ -80,6 +85,49 @@ def beat_cut(music: np.ndarray, cuts: list[float], sr: int) -> tuple[int, int]:
     return sum(bool(np.min(np.abs(beats - c)) <= BEAT_CUT_TOLERANCE_S) for c in cuts), len(cuts)
 
 
+def onset_envelope(music: np.ndarray, sr: int) -> np.ndarray:
+    """(F,) librosa's onset strength of a music wave on the latent clock (TIMING.latent_fps)."""
+    import librosa
+
+    hop = int(round(sr / TIMING.latent_fps))
+    return librosa.onset.onset_strength(y=np.asarray(music, np.float32), sr=sr, hop_length=hop)
+
+
+def _smooth(x: np.ndarray, frames: int) -> np.ndarray:
+    return np.convolve(x, np.ones(frames) / frames, mode="same")
+
+
+def density_motion(music: np.ndarray, motion: np.ndarray, sr: int) -> float | None:
+    """Pearson correlation of the music's onset strength with the picture's motion (both (F,) on
+    the latent clock, smoothed over 1 s); None where either is flat."""
+    env = onset_envelope(music, sr)
+    n = min(len(env), len(motion))
+    k = int(round(TIMING.latent_fps))
+    a, b = _smooth(env[:n], k), _smooth(np.asarray(motion[:n], np.float64), k)
+    if a.std() < 1e-9 or b.std() < 1e-9:
+        return None
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def cut_accent(music: np.ndarray, cuts: list[float], sr: int) -> float | None:
+    """log(mean over cuts of the music's strongest onset within +-70 ms / the mean onset strength);
+    None without cuts or onsets. 0: cuts are no louder in the music than anywhere else."""
+    env = onset_envelope(music, sr)
+    if not cuts or env.mean() <= 1e-9:
+        return None
+    fps, reach = TIMING.latent_fps, int(np.ceil(BEAT_CUT_TOLERANCE_S * TIMING.latent_fps))
+    at = [env[max(0, int(round(c * fps)) - reach):int(round(c * fps)) + reach + 1].max(initial=0.0)
+          for c in cuts]
+    return float(np.log(max(np.mean(at), 1e-9) / env.mean()))
+
+
+def reciprocal_ranks(video_embed: torch.Tensor, music_embed: torch.Tensor) -> list[float]:
+    """1 / rank of item i's own video among all n videos by cosine with its music embedding."""
+    sims = music_embed @ video_embed.T  # (n, n) unit vectors
+    own = sims.diagonal().unsqueeze(1)
+    return (1.0 / (1 + (sims > own).sum(1)).float()).tolist()
+
+
 def stem_embeddings(waves: dict[str, np.ndarray], *, cvsm, mel_fn) -> dict[str, dict[str, np.ndarray]]:
     """Both embeddings of both stems: {"stats"|"cvsm": {"music"|"sfx": (n, D)}} of `waves`
     {"music", "sfx"}: (n, T) at 16 kHz (the FAD inputs)."""
@@ -125,10 +173,12 @@ def sync_and_tempo(waves: dict[str, np.ndarray], labels: list[dict], *,
 
 
 def row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.ndarray]], labels: list[dict],
-                video_embed: torch.Tensor, cvsm, mel_fn, clf: StemClassifier, judge=None) -> dict:
+                video_embed: torch.Tensor, cvsm, mel_fn, clf: StemClassifier, judge=None,
+                motion: np.ndarray | None = None) -> dict:
     """Every metric of one row; `waves` {"music", "sfx"}: (n, T); `real`: the real stems'
     stats and cvsm embeddings {"stats"|"cvsm": {"music"|"sfx": (n, D)}} and the judge's
-    probabilities on the real music {"judge": (n, 10)}. The per-item values are under "items"."""
+    probabilities on the real music {"judge": (n, 10)}; `motion`: (n, F) the videos' motion on
+    the latent clock (density_motion is left out without it). The per-item values are under "items"."""
     from soundtrack.audio.embeddings import frechet_distance
     from soundtrack.audio.mix import loudness_lufs
     from soundtrack.models.instruments import instrument_metrics
@@ -168,9 +218,19 @@ def row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.nd
         h, t = beat_cut(wave_m, [ev["time"] for ev in lab["events"] if ev["type"] == "cut"], sr)
         hit, tot = hit + h, tot + t
     out["beat_cut"] = hit / tot if tot else None
+    # video-music correspondence, on the music's audio
+    cuts = [[ev["time"] for ev in lab["events"] if ev["type"] == "cut"] for lab in labels]
+    items["cut_accent"] = [cut_accent(w, c, sr) for w, c in zip(waves["music"], cuts)]
+    if motion is not None:
+        items["density_motion"] = [density_motion(w, m, sr) for w, m in zip(waves["music"], motion)]
+    items["cvsm_rr"] = reciprocal_ranks(video_embed, torch.from_numpy(emb["cvsm"]["music"]))
+    for key in ("cut_accent", "density_motion", "cvsm_rr"):
+        v = [x for x in items.get(key, []) if x is not None]
+        out[key] = float(np.mean(v)) if v else None
     out["items"] = items
     return out
 
 
-__all__ = ["BEAT_CUT_TOLERANCE_S", "beat_cut", "bernoulli_kl", "cvsm_audio_embeddings", "judge_probs",
-           "load_judge", "pooled_f1", "row_metrics", "stats_embeddings", "stem_embeddings", "sync_and_tempo"]
+__all__ = ["BEAT_CUT_TOLERANCE_S", "beat_cut", "bernoulli_kl", "cut_accent", "cvsm_audio_embeddings",
+           "density_motion", "judge_probs", "load_judge", "onset_envelope", "pooled_f1", "reciprocal_ranks",
+           "row_metrics", "stats_embeddings", "stem_embeddings", "sync_and_tempo"]

@@ -16,6 +16,8 @@ from soundtrack.evaluation.bootstrap import PAIRED, PAIRED_METRICS, format_inter
 
 SECTION_BEGIN = "<!-- evaluate:begin -->"
 SECTION_END = "<!-- evaluate:end -->"
+SECTION_MARKERS = {"neural": (SECTION_BEGIN, SECTION_END),  # `evaluate --engine E` -> its section's markers
+                   "score": ("<!-- evaluate-score:begin -->", "<!-- evaluate-score:end -->")}
 METRICS = (  # (key, markdown header), in table order
     ("fad_stats_music", "FAD stats music"), ("fad_stats_sfx", "FAD stats sfx"),
     ("fad_cvsm_music", "FAD cvsm music"), ("fad_cvsm_sfx", "FAD cvsm sfx"),
@@ -23,7 +25,9 @@ METRICS = (  # (key, markdown header), in table order
     ("tempo_acc1", "tempo acc1"), ("tempo_acc2", "tempo acc2"),
     ("inst_recall", "inst recall"), ("inst_fpr", "inst FPR"), ("kl_inst", "KL inst"),
     ("balance_db", "balance dB"), ("beat_cut", "beat-cut"),
-    ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"), ("s_per_item", "s/item"),
+    ("cvsm_video_music", "cos v-music"), ("cvsm_video_sfx", "cos v-sfx"),
+    ("density_motion", "density~motion"), ("cut_accent", "cut accent"), ("cvsm_rr", "CVSM MRR"),
+    ("s_per_item", "s/item"),
 )
 
 
@@ -88,7 +92,7 @@ def results_section(result: dict, *, command: str) -> str:
     date = s["date"][:10]
     runs = ", ".join(f"{k}={v}" for k, v in s["runs"].items())
     return "\n".join([
-        "## Evaluation", "",
+        "## Evaluation" + (": the score engine" if s.get("engine") == "score" else ""), "",
         f"`{command}` ({date}; {s['split']} split, first {s['n']} items, {s['steps']} {s['scheduler']} "
         f"steps, "
         f"guidance {s['guidance']:g}, SNIO {s.get('snio_iters', 0)} iterations where used, "
@@ -131,5 +135,6 @@ def publish(result: dict, table: str, *, json_path: Path | None, results_md: Pat
                               begin=begin, end=end)
 
 
-__all__ = ["METRICS", "SECTION_BEGIN", "SECTION_END", "fmt", "markdown_table", "publish", "results_section",
+__all__ = ["METRICS", "SECTION_BEGIN", "SECTION_END", "SECTION_MARKERS", "fmt", "markdown_table", "publish",
+           "results_section",
            "write_results_section"]

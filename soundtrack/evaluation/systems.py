@@ -5,7 +5,9 @@ A :class:`Generated` system is the pipeline under a diffusion model, a Generatio
 the evaluation's settings (with or without SNIO, a seed offset, the music of another
 system); the others are references: the nearest training clip (:class:`Retrieved`), the
 codec round trip (:class:`RoundTrip`) and the real stems (:class:`Real`). A new ablation is a
-new row of the table.
+new row of the table. `SCORE_SYSTEMS` is the score engine's table (`evaluate --engine
+score`): the same ablations of its model, and :class:`Composer`, the procedural composer
+alone on the take's beat grid (the rules the model learned from, without the model).
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ class Run:
     steps: int
     guidance: float
     snio_iters: int
-    models: dict  # run key of a diffusion model ("ldm", "ldm_nosdma") -> its soundtrack.pipeline.Models
+    models: dict  # run key of a diffusion model ("ldm", "score", ...) -> its soundtrack.pipeline.Models
     cvsm: torch.nn.Module
     vae: torch.nn.Module | None
     vocoder: torch.nn.Module | None
@@ -154,6 +156,32 @@ class Real(System):
         return Stems(read_stem(run.items[i], "music"), read_stem(run.items[i], "sfx"))
 
 
+@dataclass(frozen=True)
+class Composer(System):
+    """The corpus's composer alone for the item's request (tempo, key, mode, intensity and
+    families of its labels), its bars on the beat grid the pipeline would draw for the video,
+    through the score engine's roll, orchestration and render (soundtrack.corpus.notes.
+    composer_score); seed `seed + i`. It never sees the video. The effects are `sfx_from`'s."""
+
+    name: str
+    sfx_from: str = "full"
+
+    def stems(self, run: Run, i: int) -> Stems:
+        from soundtrack.corpus.notes import composer_score
+        from soundtrack.pipeline import Settings
+        from soundtrack.pipeline.notes import render_take
+        from soundtrack.video.plan import prepare_video
+
+        settings = Settings.from_labels(run.labels[i], seed=run.seed + i)
+        plan = prepare_video(run.items[i] / "video.mp4")
+        tempo = plan.tempo_for(settings.tempo)
+        score = composer_score(settings.controls(tempo), grid=plan.beat_grid(tempo),
+                               duration_s=plan.duration_s, seed=run.seed + i)
+        _, music = render_take(score)
+        sfx = run.waves.get(self.sfx_from, {}).get("sfx")
+        return Stems(music, sfx[-1] if sfx else np.zeros_like(music))
+
+
 SYSTEMS: tuple[System, ...] = (
     Generated("full", ldm="ldm", snio=True),
     Generated("no_snio", ldm="ldm", snio=False),
@@ -161,6 +189,14 @@ SYSTEMS: tuple[System, ...] = (
     Generated("two_step", ldm="ldm", snio=False, seed_offset=TWO_STEP_SEED_OFFSET, music_from="no_snio"),
     Retrieved("retrieval"),
     RoundTrip("round_trip"),
+    Real("real"),
+)
+SCORE_SYSTEMS: tuple[System, ...] = (
+    Generated("full", ldm="score", snio=True),
+    Generated("no_snio", ldm="score", snio=False),
+    Generated("no_sdma", ldm="score_nosdma", snio=True),
+    Generated("two_step", ldm="score", snio=False, seed_offset=TWO_STEP_SEED_OFFSET, music_from="no_snio"),
+    Composer("composer"),
     Real("real"),
 )
 SYSTEM_NAMES = tuple(s.name for s in SYSTEMS)
@@ -188,5 +224,5 @@ def train_video_embeddings(cvsm, corpus: Path, *, chunk: int = 32,
     return names, torch.cat(embeds)
 
 
-__all__ = ["SYSTEMS", "SYSTEM_NAMES", "TWO_STEP_SEED_OFFSET", "Generated", "Real", "Retrieved", "RoundTrip",
-           "Run", "Stems", "System", "train_video_embeddings"]
+__all__ = ["SCORE_SYSTEMS", "SYSTEMS", "SYSTEM_NAMES", "TWO_STEP_SEED_OFFSET", "Composer", "Generated", "Real",
+           "Retrieved", "RoundTrip", "Run", "Stems", "System", "train_video_embeddings"]

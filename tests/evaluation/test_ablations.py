@@ -13,9 +13,9 @@ import pytest
 from soundtrack.evaluation.ablations import RUN_STAGES, evaluate, main
 from soundtrack.evaluation.bootstrap import PAIRED, paired_differences
 from soundtrack.evaluation.leakage import fit_stem_classifier
-from soundtrack.evaluation.report import (METRICS, SECTION_BEGIN, SECTION_END, markdown_table,
-                                          write_results_section)
-from soundtrack.evaluation.systems import SYSTEM_NAMES, SYSTEMS, Generated
+from soundtrack.evaluation.report import (METRICS, SECTION_BEGIN, SECTION_END, SECTION_MARKERS,
+                                          markdown_table, write_results_section)
+from soundtrack.evaluation.systems import SCORE_SYSTEMS, SYSTEM_NAMES, SYSTEMS, Composer, Generated
 from tests.test_pipeline import export_tiny_runs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,9 +25,7 @@ OTHER_TEXT = "# Results\n\nHand-written notes that must survive.\n"
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    runs = export_tiny_runs(tmp_path_factory.mktemp("eval-runs"))
-    del runs["score"]  # the score engine's model: not an option of `evaluate` (evaluation/engines.py)
-    return runs
+    return export_tiny_runs(tmp_path_factory.mktemp("eval-runs"))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +47,7 @@ def test_every_row_and_metric_is_finite(cli_run):
     assert list(result["rows"]) == list(SYSTEM_NAMES) and result["skipped"] == {}
     for row, values in result["rows"].items():
         for key, _ in METRICS:
-            if key == "beat_cut" and values[key] is None:  # only when the items have no cuts
+            if key in ("beat_cut", "cut_accent") and values[key] is None:  # only when the items have no cuts
                 assert not any(e["type"] == "cut" for lab in result["labels"] for e in lab["events"])
                 continue
             assert math.isfinite(values[key]), f"{row} {key} = {values[key]}"
@@ -70,8 +68,10 @@ def test_every_row_and_metric_is_finite(cli_run):
     table = markdown_table(result)
     for row in SYSTEM_NAMES:
         assert f"| {row} |" in table
-    assert set(result["paired"]) == {f"{a}-{b}" for a, b, _ in PAIRED}
-    for (a, b, what), (key, d) in zip(PAIRED, result["paired"].items()):
+    pairs = [(a, b, what) for a, b, what in PAIRED if a in result["rows"] and b in result["rows"]]
+    assert set(result["paired"]) == {f"{a}-{b}" for a, b, _ in pairs}
+    assert "full-composer" not in result["paired"]
+    for (a, b, what), (key, d) in zip(pairs, result["paired"].items()):
         rows = result["rows"]
         assert d["sync_f1"]["diff"] == pytest.approx(rows[a]["sync_f1"] - rows[b]["sync_f1"])
         assert d["leak_sfx"]["lo"] <= d["leak_sfx"]["diff"] <= d["leak_sfx"]["hi"]
@@ -91,6 +91,35 @@ def test_the_systems_are_one_table_of_small_objects():
     two = generated["two_step"]
     assert two.music_from == "no_snio" and SYSTEM_NAMES.index("no_snio") < SYSTEM_NAMES.index("two_step")
     assert two.seed_offset != 0 and two.config == generated["full"].config
+
+
+def test_the_score_engine_ablations_and_the_composer_alone(tiny_corpus, runs, cli_run, tmp_path):
+    """`evaluate --engine score`: its model's ablations (SDMA, SNIO, two-step), the composer alone
+    (its own notes, the full row's effects) and the real stems, paired; its own RESULTS.md section
+    beside the neural one."""
+    _, neural_md = cli_run
+    md = tmp_path / "RESULTS.md"
+    md.write_text(neural_md.read_text())
+    argv = ["--engine", "score", "--corpus", str(tiny_corpus), "--n", "2", "--steps", "2", "--snio-iters", "1",
+            "--json", str(tmp_path / "r.json"), "--results-md", str(md), "--no-progress"]
+    for key, path in runs.items():
+        argv += [f"--{key.replace('_', '-')}", str(path)]
+    assert main(argv) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert list(result["rows"]) == [s.name for s in SCORE_SYSTEMS] and result["skipped"] == {}
+    assert result["settings"]["engine"] == "score" and result["settings"]["runs"]["score"].endswith("score")
+    rows = result["rows"]
+    assert "full-composer" in result["paired"] and "full-no_sdma" in result["paired"]
+    d = result["paired"]["full-composer"]
+    assert d["sync_f1"]["diff"] == pytest.approx(0.0)  # the composer row plays the full row's effects
+    for row in ("full", "composer", "real"):
+        assert -1 <= rows[row]["density_motion"] <= 1 and 0 < rows[row]["cvsm_rr"] <= 1
+    assert isinstance(SCORE_SYSTEMS[4], Composer) and SCORE_SYSTEMS[4].sfx_from == SCORE_SYSTEMS[0].name
+    text = md.read_text()
+    begin, end = SECTION_MARKERS["score"]
+    assert text.count(begin) == 1 and "## Evaluation: the score engine" in text and "| composer |" in text
+    assert text.split(SECTION_BEGIN)[1].split(SECTION_END)[0] == \
+        neural_md.read_text().split(SECTION_BEGIN)[1].split(SECTION_END)[0]  # the neural section kept
 
 
 def test_results_section_is_replaced_in_place(cli_run):
