@@ -34,13 +34,14 @@ from soundtrack.evaluation.leakage import StemClassifier, stem_leakage
 BEAT_CUT_TOLERANCE_S = 0.07
 
 
-def load_judge(root: Path | str | None = None):
-    """The independent instrument judge of a model folder (default: the bundled one), or None
-    where the folder has none."""
+def load_judge(root: Path | str | None = None, stage: str = "instruments-judge"):
+    """An instrument judge of a model folder (default: the bundled one): `instruments-judge` (the
+    corpus's two soundfonts) or `instruments-indep` (MuseScore + TimGM6mb, never the score
+    engine's FluidR3); None where the folder has none."""
     from soundtrack.models.checkpoint import run_folder
     from soundtrack.models.instruments import load_instrument_judge
 
-    folder = run_folder("instruments-judge", root)
+    folder = run_folder(stage, root)
     return load_instrument_judge(folder) if folder.is_dir() else None
 
 

@@ -21,7 +21,8 @@ CHECKPOINTS = Path(__file__).resolve().parents[2] / "checkpoints"  # the bundled
 TRAIN_COMMAND = "python -m soundtrack.training"  # trains a stage (soundtrack/training/__main__.py)
 FOLDERS = {"vae": "vae", "vocoder": "vocoder", "cvsm": "cvsm", "ldm": "ldm", "ldm-nosdma": "ldm-nosdma",
            "score": "score", "score-nosdma": "score-nosdma",
-           "instruments": "instruments", "instruments-judge": "instruments-judge"}
+           "instruments": "instruments", "instruments-judge": "instruments-judge",
+           "instruments-indep": "instruments-indep"}
 
 
 def checkpoint_root(root: Path | str | None = None) -> Path:

@@ -126,6 +126,12 @@ JUDGE_CONFIGS: dict[str, JudgeConfig] = {
     "small-2sf": JudgeConfig(more_soundfonts=("timgm6mb",), aug=_SMALL_AUG,
                              train=TrainConfig(steps=9000, batch_size=16, lr=1e-3, warmup=200,
                                                weight_decay=0.01, log_every=50, ckpt_every=500)),
+    # tenth session: the score engine's judge. MuseScore General re-renders of every train composition
+    # and the corpus's TimGM6mb items, never FluidR3, which the score engine renders with
+    # (docs/DECISIONS.md #43); bundled as checkpoints/instruments-indep
+    "small-ms-tim": JudgeConfig(soundfont="musescore", more_soundfonts=("timgm6mb",), seed=2, aug=_SMALL_AUG,
+                                train=TrainConfig(steps=9000, batch_size=16, lr=1e-3, warmup=200,
+                                                  weight_decay=0.01, log_every=50, ckpt_every=500)),
 }
 
 

@@ -1,6 +1,8 @@
 """The engines evaluation: its measures on known signals, and both engines end to end on tiny runs."""
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
@@ -26,11 +28,13 @@ def test_both_engines_on_tiny_runs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(engines, "REQUESTS", (engines.REQUESTS[3],))  # piano, bass, drums at 104 BPM
     ckpt = export_tiny_checkpoints(tmp_path)
+    shutil.copytree(ckpt / "instruments-judge", ckpt / "instruments-indep")  # a stand-in for the third judge
     video = procedural_video(tmp_path / "clip.mp4", 2.5)
     result = evaluate_engines(videos=[video], checkpoints=ckpt, snio_iters=0, progress=False)
     score, neural = result["rows"]["score"][0], result["rows"]["neural"][0]
     assert score["in_key"] == 1.0 and score["pc_entropy_bits"] <= np.log2(7) + 1e-9
     assert "in_key" not in neural and score["muse"]["req"] == 3 and score["judge"]["unreq"] == 7
+    assert score["indep"] == score["judge"] and "indep_requested" in result["summary"]["score"]
     assert score["width"] > 0.0 == neural["width"]  # the render is stereo; the neural music is centred
     table = markdown(result)
     assert "score engine" in table and "neural engine" in table
