@@ -4,8 +4,10 @@
 
 Each stage goes to its folder of soundtrack.models.checkpoint.FOLDERS, which is what
 soundtrack.pipeline.load_bundled reads: vae, vocoder, cvsm, ldm, ldm-nosdma (the SDMA
-ablation, for evaluation and A/B), instruments (SNIO's classifier) and instruments-judge
-(the evaluation's independent judge).
+ablation, for evaluation and A/B), score and score-nosdma (the score engine's model and its
+ablation), instruments (SNIO's classifier), instruments-judge (the evaluation's corpus judge)
+and instruments-indep (the score engine's judge, which never heard FluidR3). A stage whose run
+is missing is skipped: its bundled folder stays as it is.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from soundtrack.models.checkpoint import CHECKPOINTS, FOLDERS
 # ldm-small / ldm-small-nosdma (docs/TRAINING.md)
 RUNS = {"vae": "vae-small", "vocoder": "vocoder-small", "cvsm": "cvsm-small", "ldm": "ldm-small-beat",
         "ldm-nosdma": "ldm-small-nosdma-beat", "instruments": "instruments-small-ms",
-        "instruments-judge": "instruments-judge-small-2sf"}
+        "instruments-judge": "instruments-judge-small-2sf", "score": "ldm-score-small",
+        "score-nosdma": "ldm-score-small-nosdma", "instruments-indep": "instruments-judge-small-ms-tim"}
 assert set(RUNS) == set(FOLDERS), f"a run for every bundled stage: {sorted(set(FOLDERS) ^ set(RUNS))}"
 
 

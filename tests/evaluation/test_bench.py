@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_pipeline import export_tiny_checkpoints
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,9 +17,11 @@ REQUIRED = ("total_s_10s", "total_s_60s", "snio_iter_s", "first_preview_s", "col
             "seed_baseline_s_10s", "speedup")
 
 
-def test_bench_quick_prints_every_required_field(tmp_path):
+@pytest.mark.parametrize("engine", ["neural", "score"])
+def test_bench_quick_prints_every_required_field(tmp_path, engine):
     ckpt = export_tiny_checkpoints(tmp_path)
     r = subprocess.run([sys.executable, "-m", "soundtrack", "bench", "--quick", "--threads", "1",
+                        "--engine", engine,
                         "--checkpoints", str(ckpt), "--json", str(tmp_path / "bench.json")],
                        cwd=ROOT, capture_output=True, text=True, timeout=600,
                        env=dict(os.environ, PYTHONWARNINGS="ignore"))
@@ -29,3 +33,4 @@ def test_bench_quick_prints_every_required_field(tmp_path):
     assert printed["speedup"] == printed["seed_baseline_s_10s"] / printed["total_s_10s"]
     assert set(printed["scaling"]["windows"].values()) == {1}  # 2-4 s videos: one window each
     assert {"snio", "sample", "vocode", "mix", "total"} <= set(printed["stages_2s"])
+    assert printed["engine"] == engine and ("render" in printed["stages_2s"]) == (engine == "score")
