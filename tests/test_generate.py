@@ -121,13 +121,21 @@ def _cli(*args: str, ckpt: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_cli_writes_the_six_files_and_reruns_byte_identically(ckpt, tmp_path):
+@pytest.mark.parametrize("engine", [None, "neural", "score"])
+def test_cli_writes_the_six_files_and_reruns_byte_identically(ckpt, tmp_path, engine):
+    """Each engine (None: the default, config.DEFAULT_ENGINE): the files, the report, a byte-identical
+    rerun and the same take from the settings JSON; the score engine adds its notes, music.mid."""
+    from soundtrack.config import DEFAULT_ENGINE
+
     video = ROOT / "assets" / "bikes.mp4"
+    pick = [] if engine is None else ["--engine", engine]
     args = ["--tempo", "120", "--instruments", "piano,drums", "--balance", "0.7", "--seed", "5", "--steps", "2",
-            "--snio-iters", "1"]
+            "--snio-iters", "1", *pick]
+    engine = engine or DEFAULT_ENGINE
     a = _cli(str(video), "--out", str(tmp_path / "a"), *args, ckpt=ckpt)
     assert a.returncode == 0, a.stderr
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(OUTPUT_FILES)
+    want = OUTPUT_FILES + (("music.mid",) if engine == "score" else ())
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(want)
     for name in ("music.wav", "sfx.wav", "mix.wav"):
         info = sf.info(tmp_path / "a" / name)
         assert (info.samplerate, info.channels) == (48000, 2) and info.duration == pytest.approx(10.0, abs=1e-3)
@@ -139,7 +147,9 @@ def test_cli_writes_the_six_files_and_reruns_byte_identically(ckpt, tmp_path):
     grid = report["beat_grid"]  # the grid the music was conditioned on: the request, phased to the picture
     assert grid["bpm"] == 120 and 0 <= grid["first_beat_s"] < 0.5 and grid["downbeat"] in (0, 1, 2, 3)
     assert report["tempo_measured_bpm"] >= 0 and "total" in report["timings_s"]
-    assert set(report["scores"]["before_snio"]) >= {"tempo", "balance", "sync", "cvsm", "total"}
+    assert report["engine"] == engine
+    assert set(report["scores"]["before_snio"]) >= {"tempo", "balance", "sync", "total"} | (
+        {"presence", "density", "accents"} if engine == "score" else {"cvsm"})
     assert report["video"]["events"] > 0 and report["notes"] == [] and "note:" not in a.stderr
     b = _cli(str(video), "--out", str(tmp_path / "b"), *args, ckpt=ckpt)
     assert b.returncode == 0, b.stderr
@@ -147,7 +157,7 @@ def test_cli_writes_the_six_files_and_reruns_byte_identically(ckpt, tmp_path):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     # the studio's settings JSON restores the same take
     (tmp_path / "s.json").write_text(json.dumps({"settings": report["settings"]}))
-    c = _cli(str(video), "--out", str(tmp_path / "c"), "--settings", str(tmp_path / "s.json"), ckpt=ckpt)
+    c = _cli(str(video), "--out", str(tmp_path / "c"), "--settings", str(tmp_path / "s.json"), *pick, ckpt=ckpt)
     assert c.returncode == 0, c.stderr
     assert (tmp_path / "a" / "mix.wav").read_bytes() == (tmp_path / "c" / "mix.wav").read_bytes()
 

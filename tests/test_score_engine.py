@@ -112,8 +112,17 @@ def test_an_unknown_engine_is_refused(ckpt):
         SoundtrackPipeline.bundled(ckpt, engine="midi")
 
 
-def test_a_missing_score_model_is_one_line_naming_the_training_command(tmp_path):
+def test_a_missing_score_model_is_one_line_naming_the_training_command(ckpt, tmp_path):
+    """A model folder with everything but the score model names the command that trains it (and the
+    engine that works); an empty one names its first missing stage."""
     from soundtrack.pipeline import load_bundled
 
-    with pytest.raises(InputError, match="score engine has no trained model.*--config score-small"):
-        load_bundled(tmp_path, ldm="score")
+    (tmp_path / "no-score").mkdir()
+    for run in ckpt.iterdir():
+        if run.name not in ("score", "score-nosdma"):
+            (tmp_path / "no-score" / run.name).symlink_to(run)
+    with pytest.raises(InputError, match="score engine has no trained model.*--config score-small") as e:
+        load_bundled(tmp_path / "no-score", ldm="score")
+    assert str(e.value).endswith("; --engine neural works now") and "\n" not in str(e.value)
+    with pytest.raises(InputError, match="no trained vae"):
+        load_bundled(tmp_path / "empty", ldm="score")

@@ -113,12 +113,18 @@ def load_bundled(root: Path | str | None = None, *, ldm: str = "ldm", device: st
     root = checkpoint_root(root)
     if ldm not in DIFFUSION_FOLDERS:
         raise InputError(f"unknown diffusion model {ldm!r}; known: {', '.join(DIFFUSION_FOLDERS)}")
-    if ldm.startswith("score") and not (root / FOLDERS[ldm] / "model.safetensors").is_file():
+    def have(stage: str) -> bool:
+        return (root / FOLDERS[stage] / "model.safetensors").is_file()
+
+    # a folder with the codec but no score model: say how to train it (without the codec, load_models
+    # names the first missing stage)
+    if ldm.startswith("score") and not have(ldm) and have("vae"):
         config = "score-small" if ldm == "score" else "score-small-nosdma"
         folder = root / FOLDERS[ldm]
         raise InputError(f"the score engine has no trained model in {folder} yet (docs/TRAINING.md: "
                          f"python -m soundtrack.training ldm --config {config} --corpus corpus --init "
-                         f"checkpoints/ldm --run-dir {folder}); --engine neural works now")
+                         f"checkpoints/ldm --run-dir {folder})"
+                         + ("; --engine neural works now" if have("ldm") else ""))
     return load_models(vae_run=root / FOLDERS["vae"], vocoder_run=root / FOLDERS["vocoder"],
                        cvsm_run=root / FOLDERS["cvsm"], ldm_run=root / FOLDERS[ldm],
                        instruments_run=root / FOLDERS["instruments"], device=device)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from soundtrack.config import DEFAULT_ENGINE
 from soundtrack.errors import InputError
 from soundtrack.models.checkpoint import FOLDERS
 from soundtrack.pipeline import Settings
@@ -155,7 +156,7 @@ def test_the_api_generates_with_the_engine_asked_for(server) -> None:
     client = Client(server.url, verbose=False)
     api = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/generate"]
     params = {p["parameter_name"]: p for p in api["parameters"]}
-    assert params["engine"]["parameter_default"] == "neural"  # config.DEFAULT_ENGINE, installed
+    assert params["engine"]["parameter_default"] == DEFAULT_ENGINE  # installed
     clip = Path(__file__).resolve().parents[2] / "assets" / "bigbuckbunny.mp4"
     _, _, music, _, report = client.predict(handle_file(str(clip)), engine="score", seed=1, steps=2,
                                             snio_iters=0, api_name="/generate")
@@ -181,7 +182,7 @@ def test_the_score_engine_in_the_browser(server, browser, clip) -> None:  # noqa
     engines = {e: page.locator("#engine label", has_text=words) for e, words in
                (("score", "score: notes played by sampled instruments"),
                 ("neural", "neural: audio written by the model"))}
-    expect(engines["neural"].locator("input")).to_be_checked()  # the default engine
+    expect(engines[DEFAULT_ENGINE].locator("input")).to_be_checked()  # the default engine
     engines["score"].click()
     page.locator("#generate").click()
     _wait_text(page, "#status", "Take 1")

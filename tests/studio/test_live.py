@@ -13,7 +13,7 @@ from soundtrack.music.families import FAMILY_NAMES
 from soundtrack.pipeline import Settings
 from soundtrack.pipeline.settings import read_settings_json, write_settings_json
 from soundtrack.studio import controls, live
-from soundtrack.studio.state import StudioState
+from soundtrack.studio.state import ENGINE_VARIANTS, StudioState
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIP = ROOT / "assets" / "night-hits.mp4"  # 8.0 s
@@ -107,10 +107,11 @@ def test_warm_up_loads_the_model_at_start_and_is_quiet_without_one(tiny_checkpoi
                                                                     tmp_path: Path) -> None:
     assert StudioState(checkpoints=tmp_path / "no-model").warm_up() is False  # the studio still starts
     studio = StudioState(checkpoints=tiny_checkpoints)
-    assert not studio.loaded("full")
+    default = ENGINE_VARIANTS[studio.default_engine()]  # the default engine's pipeline
+    assert not studio.loaded(default)
     assert studio.warm_up() is True
-    assert studio.loaded("full")  # the first take finds it loaded
-    assert not StudioState(checkpoints=tiny_checkpoints).loaded("full")  # no process-wide cache
+    assert studio.loaded(default)  # the first take finds it loaded
+    assert not StudioState(checkpoints=tiny_checkpoints).loaded(default)  # no process-wide cache
 
 
 def test_the_state_reads_its_folders_from_the_environment_once(tmp_path: Path, monkeypatch) -> None:
@@ -158,7 +159,7 @@ def test_live_loop_previews_every_iteration_then_writes_a_reproducible_take(stud
     assert {"total", "tempo", "sync"} <= {r["score"] for r in frames[2].scores}
     take = frames[-1].take
     assert set(take.files) == {"music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png",
-                               "report.json", "settings.json"}
+                               "report.json", "settings.json"} | ({"music.mid"} if take.engine == "score" else set())
     assert take.number == 1 and take.warm_from is None and "Take 1" in frames[-1].status
     # the summary names the instruments and says what each score measures, in units
     assert "piano, bass 0.8, strings 0.7, drums 0.8" in frames[-1].status, frames[-1].status
