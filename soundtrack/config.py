@@ -11,9 +11,9 @@ from typing import TypeVar
 
 # engine -> the checkpoint folder of its diffusion model (soundtrack.models.checkpoint.FOLDERS)
 ENGINES = {"neural": "ldm", "score": "score"}
-# The engine the CLI and the studio use unless told otherwise (docs/DECISIONS.md #40: `score` becomes the
-# default when it measures better than `neural` and its model is bundled)
-DEFAULT_ENGINE = "neural"
+# The engine the CLI and the studio use unless told otherwise: `score` since it measured better than `neural`
+# (docs/DECISIONS.md #45)
+DEFAULT_ENGINE = "score"
 
 T = TypeVar("T")
 
