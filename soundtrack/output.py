@@ -26,6 +26,15 @@ from soundtrack.plots import spectrogram_png
 OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png", "report.json")
 
 
+def take_files(*, notes: bool) -> list[str]:
+    """The files of a take, in the order written: OUTPUT_FILES, and music.mid (after the stems) when
+    the take has notes (the score engine)."""
+    files = list(OUTPUT_FILES)
+    if notes:
+        files.insert(3, "music.mid")
+    return files
+
+
 def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[str, Path]:
     """Write the output files of a take into `out_dir` (created if missing): OUTPUT_FILES, and
     `music.mid` (its notes for a DAW) when the take has a score."""
@@ -52,12 +61,11 @@ def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[st
                         mix16=take.music16 + take.sfx16, events=take.events, beats=beats, grid_beats=grid_beats,
                         title=f"requested {take.tempo_bpm:.0f} BPM, measured {tempo:.0f} BPM", score=take.score)
         # 4. The notes for a DAW (score engine), and the report
-        files = list(OUTPUT_FILES)
+        files = take_files(notes=take.score is not None)
         if take.score is not None:
             from soundtrack.render.midi import write_midi
 
             write_midi(take.score, tmp / "music.mid")
-            files.insert(3, "music.mid")
         report = dict(take.report)
         report["tempo_measured_bpm"] = tempo
         report["beats_s"] = [round(float(b), 4) for b in beats]
@@ -83,4 +91,4 @@ def _jsonable(x: object) -> object:
     return str(x)
 
 
-__all__ = ["OUTPUT_FILES", "write_take"]
+__all__ = ["OUTPUT_FILES", "take_files", "write_take"]

@@ -56,7 +56,7 @@ def test_checkpoint_root_and_run_folders(tmp_path: Path, monkeypatch) -> None:
     assert checkpoint_root() == tmp_path and run_folder("ldm-nosdma") == tmp_path / "ldm-nosdma"
     assert run_folder("vae", tmp_path / "other") == tmp_path / "other" / "vae"
     assert set(FOLDERS) == {"vae", "vocoder", "cvsm", "ldm", "ldm-nosdma", "score", "score-nosdma",
-                            "instruments", "instruments-judge"}
+                            "instruments", "instruments-judge", "instruments-indep"}
     with pytest.raises(KeyError):
         run_folder("nope")
 
