@@ -18,13 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from soundtrack.corpus.cache import split_labels
-from soundtrack.config import TIMING
-from soundtrack.corpus.compose import Piece, compose, compose_for
+from soundtrack.corpus.compose import Piece, compose
 from soundtrack.errors import InputError
-from soundtrack.music.beatgrid import BeatGrid
-from soundtrack.music.score import (Score, ScoreNote, decode_roll, encode_roll, orchestrate,
-                                    score_from_lanes)
-from soundtrack.music.theory import BEATS_PER_BAR
+from soundtrack.music.score import ScoreNote, encode_roll
 
 ROLLS_VERSION = 2
 
@@ -70,23 +66,4 @@ def split_rolls(corpus: Path, split: str, *, frames: int) -> np.ndarray:
     return rolls
 
 
-def composer_score(controls, *, grid: BeatGrid, duration_s: float, seed: int) -> Score:
-    """The procedural composer alone for a request (soundtrack.pipeline.Controls: tempo, key, mode,
-    intensity, instruments), its bars on the take's beat grid, through the score engine's own
-    representation: encoded as a lane roll and decoded on the grid (score.md eqs. S1-S4), then
-    orchestrated by the instrumentation weights. It never sees the video: the score engine's
-    ablation `composer` (the rules the model learned from, without the model)."""
-    bar = BEATS_PER_BAR * grid.period_s
-    first = grid.first_beat_s + grid.downbeat * grid.period_s  # beat position 0: a downbeat at or after 0 s
-    downbeat0 = first - bar * np.ceil(first / bar - 1e-9)  # the bar line at or before 0 s
-    piece = compose_for(np.random.default_rng(seed), duration=duration_s, tempo_bpm=controls.tempo_bpm,
-                        key=controls.key, mode=controls.mode, downbeat0=downbeat0, intensity=controls.intensity)
-    roll = encode_roll(piece_lanes(piece), key=piece.key, mode=piece.mode,
-                       frames=int(np.ceil(duration_s * TIMING.latent_fps)))
-    lanes = decode_roll(roll, grid=grid, key=piece.key, mode=piece.mode, duration=duration_s,
-                        intensity=controls.intensity)
-    return score_from_lanes(lanes, orchestrate(dict(controls.instruments)), grid=grid, key=piece.key,
-                            mode=piece.mode, duration=duration_s)
-
-
-__all__ = ["ROLLS_VERSION", "composer_score", "item_piece", "item_roll", "piece_lanes", "split_rolls"]
+__all__ = ["ROLLS_VERSION", "item_piece", "item_roll", "piece_lanes", "split_rolls"]

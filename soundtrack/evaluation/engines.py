@@ -151,26 +151,23 @@ def evaluate_engines(*, videos: list[Path], checkpoints: Path | None = None, see
     if corpus is not None:
         from soundtrack.render.soundfonts import default_soundfont
 
-        result["corpus"] = corpus_reference(corpus, classifiers, n=36)
         result["corpus_soundfont"] = default_soundfont()
+        result["corpus"] = corpus_reference(corpus, classifiers, n=36, soundfont=result["corpus_soundfont"])
         result["fad"] = fad_against_corpus(music16, corpus)
     return result
 
 
-def corpus_reference(corpus: Path, classifiers: dict, *, n: int) -> dict:
-    """The same measures on the corpus's first n test music stems rendered with the score engine's
-    soundfont (render.soundfonts.default_soundfont), with their labelled families."""
+def corpus_reference(corpus: Path, classifiers: dict, *, n: int, soundfont: str) -> dict:
+    """The same measures on the corpus's first n test music stems rendered with `soundfont` (the
+    score engine's), with their labelled families."""
     import json
 
     from soundtrack.evaluation.items import read_stem
-    from soundtrack.render.soundfonts import default_soundfont
 
-    sf = default_soundfont()
-    items = [item for item in sorted((corpus / "test").iterdir())
-             if json.loads((item / "labels.json").read_text()).get("soundfont") == sf][:n]
+    labelled = [(item, json.loads((item / "labels.json").read_text()))
+                for item in sorted((corpus / "test").iterdir())]
     rows = []
-    for item in items:
-        lab = json.loads((item / "labels.json").read_text())
+    for item, lab in [(i, lab) for i, lab in labelled if lab.get("soundfont") == soundfont][:n]:
         wave = read_stem(item, "music")
         st48 = np.stack([np.repeat(wave, 3)] * 2)  # the corpus stems are mono 16 kHz
         row = {**music_measures(st48, wave, tempo_bpm=float(lab["tempo_bpm"]))}

@@ -98,10 +98,9 @@ def _smooth(x: np.ndarray, frames: int) -> np.ndarray:
     return np.convolve(x, np.ones(frames) / frames, mode="same")
 
 
-def density_motion(music: np.ndarray, motion: np.ndarray, sr: int) -> float | None:
-    """Pearson correlation of the music's onset strength with the picture's motion (both (F,) on
-    the latent clock, smoothed over 1 s); None where either is flat."""
-    env = onset_envelope(music, sr)
+def density_motion(env: np.ndarray, motion: np.ndarray) -> float | None:
+    """Pearson correlation of the music's onset strength `env` (onset_envelope) with the picture's
+    motion (both (F,) on the latent clock, smoothed over 1 s); None where either is flat."""
     n = min(len(env), len(motion))
     k = int(round(TIMING.latent_fps))
     a, b = _smooth(env[:n], k), _smooth(np.asarray(motion[:n], np.float64), k)
@@ -110,10 +109,9 @@ def density_motion(music: np.ndarray, motion: np.ndarray, sr: int) -> float | No
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def cut_accent(music: np.ndarray, cuts: list[float], sr: int) -> float | None:
-    """log(mean over cuts of the music's strongest onset within +-70 ms / the mean onset strength);
-    None without cuts or onsets. 0: cuts are no louder in the music than anywhere else."""
-    env = onset_envelope(music, sr)
+def cut_accent(env: np.ndarray, cuts: list[float]) -> float | None:
+    """log(mean over cuts of the music's strongest onset (`env`, onset_envelope) within +-70 ms / its
+    mean); None without cuts or onsets. 0: cuts are no louder in the music than anywhere else."""
     if not cuts or env.mean() <= 1e-9:
         return None
     fps, reach = TIMING.latent_fps, int(np.ceil(BEAT_CUT_TOLERANCE_S * TIMING.latent_fps))
@@ -220,10 +218,11 @@ def row_metrics(waves: dict[str, np.ndarray], *, real: dict[str, dict[str, np.nd
         hit, tot = hit + h, tot + t
     out["beat_cut"] = hit / tot if tot else None
     # video-music correspondence, on the music's audio
+    envs = [onset_envelope(w, sr) for w in waves["music"]]  # one onset envelope per item, read twice
     cuts = [[ev["time"] for ev in lab["events"] if ev["type"] == "cut"] for lab in labels]
-    items["cut_accent"] = [cut_accent(w, c, sr) for w, c in zip(waves["music"], cuts)]
+    items["cut_accent"] = [cut_accent(e, c) for e, c in zip(envs, cuts)]
     if motion is not None:
-        items["density_motion"] = [density_motion(w, m, sr) for w, m in zip(waves["music"], motion)]
+        items["density_motion"] = [density_motion(e, m) for e, m in zip(envs, motion)]
     items["cvsm_rr"] = reciprocal_ranks(video_embed, torch.from_numpy(emb["cvsm"]["music"]))
     for key in ("cut_accent", "density_motion", "cvsm_rr"):
         v = [x for x in items.get(key, []) if x is not None]

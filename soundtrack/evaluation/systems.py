@@ -160,16 +160,15 @@ class Real(System):
 class Composer(System):
     """The corpus's composer alone for the item's request (tempo, key, mode, intensity and
     families of its labels), its bars on the beat grid the pipeline would draw for the video,
-    through the score engine's roll, orchestration and render (soundtrack.corpus.notes.
+    through the score engine's roll, orchestration and render (soundtrack.pipeline.notes.
     composer_score); seed `seed + i`. It never sees the video. The effects are `sfx_from`'s."""
 
     name: str
     sfx_from: str = "full"
 
     def stems(self, run: Run, i: int) -> Stems:
-        from soundtrack.corpus.notes import composer_score
         from soundtrack.pipeline import Settings
-        from soundtrack.pipeline.notes import render_take
+        from soundtrack.pipeline.notes import composer_score, render_take
         from soundtrack.video.plan import prepare_video
 
         settings = Settings.from_labels(run.labels[i], seed=run.seed + i)
@@ -182,23 +181,18 @@ class Composer(System):
         return Stems(music, sfx[-1] if sfx else np.zeros_like(music))
 
 
-SYSTEMS: tuple[System, ...] = (
-    Generated("full", ldm="ldm", snio=True),
-    Generated("no_snio", ldm="ldm", snio=False),
-    Generated("no_sdma", ldm="ldm_nosdma", snio=True),
-    Generated("two_step", ldm="ldm", snio=False, seed_offset=TWO_STEP_SEED_OFFSET, music_from="no_snio"),
-    Retrieved("retrieval"),
-    RoundTrip("round_trip"),
-    Real("real"),
-)
-SCORE_SYSTEMS: tuple[System, ...] = (
-    Generated("full", ldm="score", snio=True),
-    Generated("no_snio", ldm="score", snio=False),
-    Generated("no_sdma", ldm="score_nosdma", snio=True),
-    Generated("two_step", ldm="score", snio=False, seed_offset=TWO_STEP_SEED_OFFSET, music_from="no_snio"),
-    Composer("composer"),
-    Real("real"),
-)
+def model_rows(ldm: str, nosdma: str) -> tuple[Generated, ...]:
+    """A diffusion model's rows (run keys: the model and its plain-attention ablation): full,
+    no_snio, no_sdma and two_step."""
+    return (Generated("full", ldm=ldm, snio=True),
+            Generated("no_snio", ldm=ldm, snio=False),
+            Generated("no_sdma", ldm=nosdma, snio=True),
+            Generated("two_step", ldm=ldm, snio=False, seed_offset=TWO_STEP_SEED_OFFSET, music_from="no_snio"))
+
+
+SYSTEMS: tuple[System, ...] = (*model_rows("ldm", "ldm_nosdma"), Retrieved("retrieval"),
+                               RoundTrip("round_trip"), Real("real"))
+SCORE_SYSTEMS: tuple[System, ...] = (*model_rows("score", "score_nosdma"), Composer("composer"), Real("real"))
 SYSTEM_NAMES = tuple(s.name for s in SYSTEMS)
 
 
