@@ -20,8 +20,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from soundtrack.config import GenerationConfig
+from soundtrack.config import TIMING, GenerationConfig
 from soundtrack.evaluation.items import read_stem
+from soundtrack.music.beatgrid import BeatGrid
+from soundtrack.music.score import Score, encode_roll
+from soundtrack.music.theory import BEATS_PER_BAR
+from soundtrack.pipeline.notes import window_score
+from soundtrack.pipeline.settings import Controls
 
 TWO_STEP_SEED_OFFSET = 50_021  # the effects run of `two_step` uses seed + i + this
 
@@ -156,19 +161,39 @@ class Real(System):
         return Stems(read_stem(run.items[i], "music"), read_stem(run.items[i], "sfx"))
 
 
+def composer_score(controls: Controls, *, grid: BeatGrid, duration_s: float, seed: int) -> Score:
+    """The procedural composer alone for a request (tempo, key, mode, intensity, instruments), its
+    bars on the take's beat grid, through the score engine's own representation: encoded as a
+    lane roll and played as a window's roll is (notes.window_score: decoded on the grid, eqs. S1-S4,
+    and orchestrated). It never sees the video: the score engine's ablation `composer` (the rules
+    the model learned from, without the model)."""
+    from soundtrack.corpus.compose import compose_for
+    from soundtrack.corpus.notes import piece_lanes
+
+    bar = BEATS_PER_BAR * grid.period_s
+    first = grid.first_beat_s + grid.downbeat * grid.period_s  # beat position 0: a downbeat at or after 0 s
+    downbeat0 = first - bar * np.ceil(first / bar - 1e-9)  # the bar line at or before 0 s
+    piece = compose_for(np.random.default_rng(seed), duration=duration_s, tempo_bpm=controls.tempo_bpm,
+                        key=controls.key, mode=controls.mode, downbeat0=downbeat0,
+                        intensity=controls.intensity)
+    roll = encode_roll(piece_lanes(piece), key=piece.key, mode=piece.mode,
+                       frames=int(np.ceil(duration_s * TIMING.latent_fps)))
+    return window_score(roll, start_s=0.0, seconds=duration_s, controls=controls, grid=grid)
+
+
 @dataclass(frozen=True)
 class Composer(System):
     """The corpus's composer alone for the item's request (tempo, key, mode, intensity and
     families of its labels), its bars on the beat grid the pipeline would draw for the video,
-    through the score engine's roll, orchestration and render (soundtrack.pipeline.notes.
-    composer_score); seed `seed + i`. It never sees the video. The effects are `sfx_from`'s."""
+    through the score engine's roll, orchestration and render (composer_score); seed `seed + i`.
+    It never sees the video. The effects are `sfx_from`'s."""
 
     name: str
     sfx_from: str = "full"
 
     def stems(self, run: Run, i: int) -> Stems:
         from soundtrack.pipeline import Settings
-        from soundtrack.pipeline.notes import composer_score, render_take
+        from soundtrack.pipeline.notes import render_take
         from soundtrack.video.plan import prepare_video
 
         settings = Settings.from_labels(run.labels[i], seed=run.seed + i)

@@ -18,9 +18,8 @@ import numpy as np
 from soundtrack.config import AUDIO, MIX, TIMING
 from soundtrack.errors import InputError
 from soundtrack.music.beatgrid import BeatGrid
-from soundtrack.music.score import (LANES, Score, ScoreNote, decode_roll, encode_roll, orchestrate,
+from soundtrack.music.score import (LANES, Score, ScoreNote, decode_roll, orchestrate,
                                     reorchestrate, score_from_lanes)
-from soundtrack.music.theory import BEATS_PER_BAR
 from soundtrack.pipeline.mixdown import mix_take
 from soundtrack.pipeline.report import loudness
 from soundtrack.pipeline.settings import Controls
@@ -53,26 +52,6 @@ def window_score(roll: np.ndarray, *, start_s: float, seconds: float, controls: 
                         intensity=controls.intensity)
     return score_from_lanes(lanes, orchestrate(dict(controls.instruments)), grid=local, key=controls.key,
                             mode=controls.mode, duration=seconds)
-
-
-def composer_score(controls: Controls, *, grid: BeatGrid, duration_s: float, seed: int) -> Score:
-    """The procedural composer alone for a request (tempo, key, mode, intensity, instruments), its
-    bars on the take's beat grid, through the score engine's own representation: encoded as a
-    lane roll and played as a window's roll is (window_score: decoded on the grid, eqs. S1-S4,
-    and orchestrated). It never sees the video: the score engine's ablation `composer` (the rules
-    the model learned from, without the model)."""
-    from soundtrack.corpus.compose import compose_for
-    from soundtrack.corpus.notes import piece_lanes
-
-    bar = BEATS_PER_BAR * grid.period_s
-    first = grid.first_beat_s + grid.downbeat * grid.period_s  # beat position 0: a downbeat at or after 0 s
-    downbeat0 = first - bar * np.ceil(first / bar - 1e-9)  # the bar line at or before 0 s
-    piece = compose_for(np.random.default_rng(seed), duration=duration_s, tempo_bpm=controls.tempo_bpm,
-                        key=controls.key, mode=controls.mode, downbeat0=downbeat0,
-                        intensity=controls.intensity)
-    roll = encode_roll(piece_lanes(piece), key=piece.key, mode=piece.mode,
-                       frames=int(np.ceil(duration_s * TIMING.latent_fps)))
-    return window_score(roll, start_s=0.0, seconds=duration_s, controls=controls, grid=grid)
 
 
 def render_take(score: Score, *, soundfont: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -122,5 +101,5 @@ def reorchestrate_take(take: Take, moves: dict[str, str], *, soundfont: str | No
     return dataclasses.replace(take, score=score, music48=music48, music16=music16, mix=mix, report=report)
 
 
-__all__ = ["composer_score", "render_take", "reorchestrate_take", "score_report", "take_score",
+__all__ = ["render_take", "reorchestrate_take", "score_report", "take_score",
            "window_score"]
