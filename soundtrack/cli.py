@@ -1,8 +1,8 @@
 """`python -m soundtrack generate VIDEO --out DIR [options]`: a soundtrack for one video.
 
 Writes music.wav, sfx.wav, mix.wav (48 kHz stereo), soundtrack.mp4, spectrogram.png and
-report.json into DIR (soundtrack/output.py). Exit 0 on success; bad input prints one line
-on stderr and exits 2, with nothing written into DIR.
+report.json into DIR (soundtrack/output.py); with --original keep also original.wav. Exit 0 on
+success; bad input prints one line on stderr and exits 2, with nothing written into DIR.
 """
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--guidance", type=float, default=d.guidance, help="CFG scale (default %(default)s)")
     p.add_argument("--snio-iters", type=int, default=d.snio_iters,
                    help="noise optimisation iterations, 0 = plain sampling (default %(default)s)")
+    p.add_argument("--effects", default=d.effects, choices=("recorded", "neural"),
+                   help="recorded: real recordings play the generated effects at 48 kHz; neural: the model's own "
+                        "effects audio (default %(default)s)")
+    p.add_argument("--original", default=d.original, choices=("replace", "keep"),
+                   help="the video's own sound: replace it, or keep it under the soundtrack, which ducks where "
+                        "it is loud (default %(default)s)")
+    p.add_argument("--original-db", type=float, default=d.original_db,
+                   help="level of the kept sound in dB, relative to its own (default %(default)s)")
     p.add_argument("--settings", type=Path, help="a settings JSON saved by the studio (overrides the options)")
     p.add_argument("--engine", default=DEFAULT_ENGINE, choices=tuple(ENGINES),
                    help="neural: the model writes the music's audio; score: it writes notes that sampled "
@@ -66,7 +74,8 @@ def settings_from_args(args: argparse.Namespace):
         return read_settings_json(readable_file(args.settings, kind="settings JSON")).settings
     return Settings(tempo=args.tempo, instruments=parse_instruments(args.instruments), balance=args.balance,
                     intensity=args.intensity, key=args.key, mode=args.mode, seed=args.seed, steps=args.steps,
-                    guidance=args.guidance, snio_iters=args.snio_iters)
+                    guidance=args.guidance, snio_iters=args.snio_iters, effects=args.effects,
+                    original=args.original, original_db=args.original_db)
 
 
 def main(argv: list[str] | None = None) -> int:

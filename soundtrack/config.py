@@ -14,6 +14,9 @@ ENGINES = {"neural": "ldm", "score": "score"}
 # The engine the CLI and the studio use unless told otherwise: `score` since it measured better than `neural`
 # (docs/DECISIONS.md #45)
 DEFAULT_ENGINE = "score"
+# The effects stem unless told otherwise: "recorded" (real recordings play the generated effects,
+# soundtrack/render/effects.py) or "neural" (the model's own audio)
+DEFAULT_EFFECTS = "neural"
 
 T = TypeVar("T")
 

@@ -2,7 +2,8 @@
 
     paths = write_take(take, "out/", video="clip.mp4")
     # out/music.wav out/sfx.wav out/mix.wav (48 kHz stereo), out/soundtrack.mp4,
-    # out/spectrogram.png, out/report.json, and with the score engine out/music.mid
+    # out/spectrogram.png, out/report.json, with the score engine out/music.mid, and with the video's
+    # own sound kept out/original.wav (as mixed under the soundtrack)
 
 Everything is written into a hidden temporary folder beside `out/` first and moved in file
 by file (each move atomic) only when all of it exists, so a failure leaves nothing
@@ -26,10 +27,13 @@ from soundtrack.plots import spectrogram_png
 OUTPUT_FILES = ("music.wav", "sfx.wav", "mix.wav", "soundtrack.mp4", "spectrogram.png", "report.json")
 
 
-def take_files(*, notes: bool) -> list[str]:
-    """The files of a take, in the order written: OUTPUT_FILES, and music.mid (after the stems) when
-    the take has notes (the score engine)."""
+def take_files(*, notes: bool, original: bool = False) -> list[str]:
+    """The files of a take, in the order written: OUTPUT_FILES, original.wav (after the stems) when
+    the video's own sound is kept (the stems stay the soundtrack's), and music.mid when the take has
+    notes (the score engine)."""
     files = list(OUTPUT_FILES)
+    if original:
+        files.insert(3, "original.wav")
     if notes:
         files.insert(3, "music.mid")
     return files
@@ -50,7 +54,10 @@ def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[st
     try:
         # 1. Stems and mix, 48 kHz stereo 16-bit
         mix = take.mix
-        for name, audio in (("music", mix.music), ("sfx", mix.sfx), ("mix", mix.mix)):
+        stems = [("music", mix.music), ("sfx", mix.sfx), ("mix", mix.mix)]
+        if take.original48 is not None:  # the video's own sound as mixed: mix = music + sfx + original
+            stems.append(("original", mix.mix - mix.music - mix.sfx))
+        for name, audio in stems:
             write_wav(tmp / f"{name}.wav", audio, sr=mix.sr)
         # 2. The video with the mix as its soundtrack, exactly the video's length
         mux(video, tmp / "mix.wav", tmp / "soundtrack.mp4", duration_s=take.duration_s)
@@ -61,7 +68,7 @@ def write_take(take: Take, out_dir: Path | str, *, video: Path | str) -> dict[st
                         mix16=take.music16 + take.sfx16, events=take.events, beats=beats, grid_beats=grid_beats,
                         title=f"requested {take.tempo_bpm:.0f} BPM, measured {tempo:.0f} BPM", score=take.score)
         # 4. The notes for a DAW (score engine), and the report
-        files = take_files(notes=take.score is not None)
+        files = take_files(notes=take.score is not None, original=take.original48 is not None)
         if take.score is not None:
             from soundtrack.render.midi import write_midi
 

@@ -16,9 +16,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from soundtrack.audio.duck import ORIGINAL_DB_RANGE, check_original
+from soundtrack.config import DEFAULT_EFFECTS
 from soundtrack.errors import InputError
 from soundtrack.music.families import FAMILY_NAMES
 from soundtrack.music.theory import INTENSITY_RANGE, MODES, PITCH_NAMES, TEMPO_RANGE, pitch_name
+from soundtrack.render.effects import check_effects
 
 DEFAULT_INSTRUMENTS = {"piano": 1.0, "strings": 0.7, "bass": 0.8, "drums": 0.8}
 MAX_STEPS, MAX_SNIO_ITERS = 200, 50
@@ -141,6 +144,9 @@ class Settings:
     steps: int = 10
     guidance: float = 3.0
     snio_iters: int = 3
+    effects: str = DEFAULT_EFFECTS
+    original: str = "replace"
+    original_db: float = 0.0
 
     def __post_init__(self) -> None:
         tempo = self.tempo
@@ -160,6 +166,10 @@ class Settings:
         object.__setattr__(self, "steps", whole("steps", self.steps, lo=1, hi=MAX_STEPS))
         object.__setattr__(self, "snio_iters", whole("snio_iters", self.snio_iters, lo=0, hi=MAX_SNIO_ITERS))
         object.__setattr__(self, "guidance", number("guidance", self.guidance, lo=1.0, hi=15.0))
+        object.__setattr__(self, "effects", check_effects(self.effects))
+        object.__setattr__(self, "original", check_original(self.original))
+        object.__setattr__(self, "original_db", number("original_db", self.original_db, lo=ORIGINAL_DB_RANGE[0],
+                                                       hi=ORIGINAL_DB_RANGE[1]))
         weights = family_weights(self.instruments)
         mode = mode_name(self.mode)
         key = pitch_class(self.key)
@@ -179,7 +189,8 @@ class Settings:
     def to_dict(self) -> dict:
         return {"tempo": self.tempo, "instruments": dict(self.instruments), "balance": self.balance,
                 "intensity": self.intensity, "key": self.key, "mode": self.mode,
-                "seed": self.seed, "steps": self.steps, "guidance": self.guidance, "snio_iters": self.snio_iters}
+                "seed": self.seed, "steps": self.steps, "guidance": self.guidance, "snio_iters": self.snio_iters,
+                "effects": self.effects, "original": self.original, "original_db": self.original_db}
 
     @classmethod
     def from_dict(cls, d: Mapping) -> Settings:

@@ -23,13 +23,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from soundtrack.audio.duck import load_original
 from soundtrack.config import AUDIO, DEFAULT_ENGINE, ENGINES, GenerationConfig
 from soundtrack.errors import InputError, readable_file
 from soundtrack.models.ldm import is_score_model
 from soundtrack.pipeline.loading import Models, load_bundled
-from soundtrack.pipeline.mixdown import join_windows, mix_take
+from soundtrack.pipeline.mixdown import effects_stem, join_windows, mix_take, mix_with_original
 from soundtrack.pipeline.notes import render_take, score_report, take_score
-from soundtrack.pipeline.report import loudness, notes, scores_summary
+from soundtrack.pipeline.report import effects_report, loudness, notes, scores_summary
 from soundtrack.pipeline.settings import Settings
 from soundtrack.pipeline.take import Take, Update, UpdateKind
 from soundtrack.pipeline.window import LATENT_SHAPE, WindowInputs, generate_window
@@ -125,6 +126,9 @@ class SoundtrackPipeline:
         t_start = time.perf_counter()
         timings: dict[str, float] = {}
         plan = self.plan(video)
+        # the video's own sound, when kept: a broken track is refused before anything is generated
+        original = (load_original(plan.path, duration_s=plan.duration_s) if settings.original == "keep"
+                    else None)
         timings["analyse"] = time.perf_counter() - t_start
         # 2. The tempo (auto: the picture's), the controls and the beat grid (sdma.md eq. 2e)
         tempo = plan.tempo_for(settings.tempo)
@@ -179,10 +183,16 @@ class SoundtrackPipeline:
             t1 = time.perf_counter()
             music48, music16 = render_take(score, soundfont=self.soundfont)
             timings["render"] = time.perf_counter() - t1
-        # 6. Mix: effects panned by where they happen in the picture, balance, loudness, true peak
-        mix = mix_take(music16 if music48 is None else music48, sfx16, events=list(plan.events),
-                       balance=settings.balance)
-        timings["mix"] = time.perf_counter() - t0 - timings.get("render", 0.0)
+        # 6. The effects: played by real recordings at 48 kHz (render/effects.py), or the model's audio
+        t1 = time.perf_counter()
+        fx = effects_stem(sfx16, events=list(plan.events), effects=settings.effects)
+        timings["effects"] = time.perf_counter() - t1
+        # 7. Mix: effects panned by where they happen in the picture, balance, loudness, true peak; the
+        # video's own sound kept under the soundtrack, which ducks where it is loud (audio/duck.py)
+        mix = mix_take(music16 if music48 is None else music48, fx.sfx16, events=list(plan.events),
+                       balance=settings.balance, sfx48=fx.sfx48)
+        mix = mix_with_original(mix, original, original_db=settings.original_db)
+        timings["mix"] = time.perf_counter() - t0 - timings.get("render", 0.0) - timings["effects"]
         timings["total"] = time.perf_counter() - t_start
         windows_report = [o.report for o in outs]
         samp = self.config.sampler
@@ -196,13 +206,16 @@ class SoundtrackPipeline:
             "windows": windows_report, "timings_s": timings,
             "scores": scores_summary(windows_report),
             "loudness": loudness(mix),
+            "effects": effects_report(fx.sfx16, event_times=[e.time for e in plan.events], mode=settings.effects,
+                                      placements=fx.placements),
             "notes": notes(has_events=bool(plan.events), balance=settings.balance),
         }
         if score is not None:
             report["score"] = score_report(score, soundfont=self.soundfont or default_soundfont())
-        take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=sfx16, mix=mix,
+        take = Take(settings=settings, tempo_bpm=tempo, music16=music16, sfx16=fx.sfx16, mix=mix,
                     duration_s=plan.duration_s, grid=grid, events=list(plan.events),
-                    snio_offsets=[o.offset for o in outs], report=report, score=score, music48=music48)
+                    snio_offsets=[o.offset for o in outs], report=report, score=score, music48=music48,
+                    sfx48=fx.sfx48, sfx_neural16=None if fx.sfx48 is None else fx.neural16, original48=original)
         yield Update(UpdateKind.DONE, n_win - 1, n_win, 1.0, scores=report["scores"]["output"], grid=grid,
                      take=take)
 

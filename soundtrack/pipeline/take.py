@@ -30,8 +30,8 @@ class Take:
     settings: Settings
     tempo_bpm: float  # the tempo requested of the model (auto resolved)
     music16: np.ndarray  # (T16,) mono stems at 16 kHz, the video's duration (score engine: its render)
-    sfx16: np.ndarray
-    mix: Mix  # 48 kHz stereo music, sfx, mix
+    sfx16: np.ndarray  # the effects as delivered (recorded effects: their render, at 16 kHz)
+    mix: Mix  # 48 kHz stereo music, sfx, mix (with the original sound kept: music + sfx + original)
     duration_s: float
     grid: BeatGrid  # where the beats were asked to fall (video time)
     events: list[VisualEvent]  # whole-video times
@@ -39,6 +39,9 @@ class Take:
     report: dict
     score: Score | None = None  # the score engine's notes (music.mid); None for the neural engine
     music48: np.ndarray | None = None  # (2, T48) the score's render at 48 kHz before mixing
+    sfx48: np.ndarray | None = None  # (T48,) recorded effects (render/effects.py) before mixing; None: neural
+    sfx_neural16: np.ndarray | None = None  # (T16,) the model's own effects, when recordings play them
+    original48: np.ndarray | None = None  # (2, T) the video's own sound as decoded (original "keep"), 48 kHz
 
 
 @dataclass
