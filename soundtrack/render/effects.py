@@ -134,8 +134,10 @@ def choose(library: Sequence[Recording], *, kind: str | None, decay_s: float,
 
 
 def plan_effects(sfx16: np.ndarray, *, event_times: Sequence[float], event_kinds: Sequence[str],
-                 library: Sequence[Recording], sr: int = AUDIO.sample_rate) -> list[Placement]:
-    """Steps 1-4 of the module docstring: one Placement per generated effect, in time order."""
+                 library: Sequence[Recording], sr: int = AUDIO.sample_rate,
+                 snap: bool = True) -> list[Placement]:
+    """Steps 1-4 of the module docstring: one Placement per generated effect, in time order
+    (`snap` False: at the generated onsets as they are, for the evaluation's comparison)."""
     ev_t = np.asarray(event_times, float)  # (E,)
     onsets = generated_onsets(sfx16, sr=sr)  # (N,)
     placed: list[Placement] = []
@@ -147,8 +149,9 @@ def plan_effects(sfx16: np.ndarray, *, event_times: Sequence[float], event_kinds
             continue
         level, decay = level_and_decay(seg, sr)
         near = int(np.argmin(np.abs(ev_t - t))) if len(ev_t) else -1
-        snapped = near >= 0 and abs(ev_t[near] - t) <= SNAP_S
-        kind = event_kinds[near] if snapped else None
+        on_event = near >= 0 and abs(ev_t[near] - t) <= SNAP_S
+        kind = event_kinds[near] if on_event else None
+        snapped = on_event and snap
         time_s = float(ev_t[near]) if snapped else float(t)
         if placed and abs(time_s - placed[-1].time_s) < MERGE_S:
             continue  # two generated onsets snapped onto one event: one effect
@@ -186,15 +189,15 @@ def play(placed: Sequence[Placement], library: Sequence[Recording], *, n_out: in
     return out.astype(np.float32)
 
 
-def render_effects(sfx16: np.ndarray, *, events: Sequence, n_out: int,
-                   library: Sequence[Recording] | None = None) -> tuple[np.ndarray, list[Placement]]:
+def render_effects(sfx16: np.ndarray, *, events: Sequence, n_out: int, library: Sequence[Recording] | None = None,
+                   snap: bool = True) -> tuple[np.ndarray, list[Placement]]:
     """The generated effects stem (T16,) at 16 kHz, played by recordings: ((n_out,) float32 at
     48 kHz, the placements). `events`: the picture's VisualEvents (time, type)."""
     lib = load_library() if library is None else library
     sfx16 = np.asarray(sfx16, np.float32)
     assert sfx16.ndim == 1, f"{sfx16.shape=}"
     placed = plan_effects(sfx16, event_times=[e.time for e in events], event_kinds=[e.type for e in events],
-                          library=lib)
+                          library=lib, snap=snap)
     return play(placed, lib, n_out=n_out), placed
 
 
