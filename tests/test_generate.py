@@ -177,6 +177,35 @@ def test_cli_notes_a_video_without_events(ckpt, tmp_path):
     assert r.returncode == 0 and "note:" not in r.stderr
 
 
+def short_audio_video(path: Path) -> Path:
+    """A 4 s video whose audio track stops after 1 s (a broken track to keep)."""
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=128x96:rate=25:duration=4", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+                    "-c:v", "libx264", "-c:a", "aac", "-pix_fmt", "yuv420p", str(path)], check=True)
+    return path
+
+
+def test_cli_keeps_the_original_sound_with_recorded_effects(ckpt, tmp_path):
+    """--original keep --effects recorded on a video with a real soundtrack: its sound is mixed under
+    the soundtrack (original.wav), the stems stay the soundtrack's, loudness and true peak hold."""
+    from soundtrack.audio.mix import loudness_lufs, true_peak_dbtp
+
+    out = tmp_path / "keep"
+    r = _cli(str(ROOT / "assets" / "bigbuckbunny.mp4"), "--out", str(out), "--original", "keep", "--effects",
+             "recorded", "--seed", "1", "--steps", "2", "--snio-iters", "0", ckpt=ckpt)
+    assert r.returncode == 0, r.stderr
+    assert "original.wav" in {p.name for p in out.iterdir()}
+    wav = {n: sf.read(out / f"{n}.wav", always_2d=True)[0].T for n in ("music", "sfx", "mix", "original")}
+    assert np.allclose(wav["music"] + wav["sfx"] + wav["original"], wav["mix"], atol=3e-4)
+    assert loudness_lufs(wav["mix"], 48000) == pytest.approx(-16.0, abs=0.5)
+    assert true_peak_dbtp(wav["mix"], 48000) <= -1.0 + 0.05  # 16-bit rounding
+    report = json.loads((out / "report.json").read_text())
+    assert report["settings"]["original"] == "keep" and report["effects"]["mode"] == "recorded"
+    assert {"hits", "misses", "false_alarms"} <= set(report["effects"])
+
+
 def _file(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
@@ -190,6 +219,10 @@ def _file(path: Path, data: bytes) -> Path:
     (lambda d: ROOT / "assets" / "bikes.mp4", ["--tempo", "nan"], "tempo must be between 60 and 180"),
     (lambda d: ROOT / "assets" / "bikes.mp4", ["--instruments", "kazoo"], "unknown instrument family"),
     (lambda d: ROOT / "assets" / "bikes.mp4", ["--steps", "x"], "invalid int value"),
+    (lambda d: ROOT / "assets" / "bikes.mp4", ["--effects", "foley"], "invalid choice: 'foley'"),
+    (lambda d: ROOT / "assets" / "bikes.mp4", ["--original", "keep"], "own sound cannot be kept: its audio track is"),
+    (lambda d: short_audio_video(d / "short audio.mp4"), ["--original", "keep"], "its audio track is broken"),
+    (lambda d: ROOT / "assets" / "bikes.mp4", ["--original-db", "40"], "original_db must be between"),
 ])
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(ckpt, tmp_path, make, args, message):
     video = make(tmp_path)

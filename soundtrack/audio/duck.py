@@ -42,8 +42,8 @@ def check_original(original: object) -> str:
 
 
 def load_original(video: Path | str, *, duration_s: float, sr: int = MIX.sample_rate) -> np.ndarray:
-    """The video's own sound (2, T) float32 at `sr` (to_stereo), or a one-line InputError when its audio track is missing,
-    undecodable or covers less than half of the video (a broken track)."""
+    """The video's own sound (2, T) float32 at `sr` (to_stereo), or a one-line InputError when its
+    audio track is missing, undecodable or covers less than half of the video (a broken track)."""
     from soundtrack.audio.io import load_audio
 
     name = Path(video).name

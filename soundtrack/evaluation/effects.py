@@ -5,8 +5,8 @@ drawn clips and REAL_CUT_SEEDS cuts between the real clips in assets/; and the t
 videos with events, EXAMPLE_EVENTS) gets one take of the default engine with
 `effects="recorded"`, whose report keeps the model's own effects too, so both effects of one
 generation are compared (and a third: the recordings at the generated onsets, not snapped to the
-picture, to show what snapping to the detected picture events does). Measured on each effects stem at 16 kHz, never with the
-model's own scores:
+picture, to show what snapping to the detected picture events does). Measured on each effects
+stem at 16 kHz, never with the model's own scores:
 
 - sync: librosa's onsets of the stem against the video's known event times, +-50 ms
   (audio/onsets.py), pooled: F1, picture events with no effect (misses), effects on no picture
@@ -85,7 +85,8 @@ def segments(stem16: np.ndarray, onsets: np.ndarray) -> list[np.ndarray]:
     n = int(SEGMENT_S * AUDIO.sample_rate)
     out = []
     for t in onsets:
-        seg = np.pad(stem16[int(t * AUDIO.sample_rate):][:n], (0, n - len(stem16[int(t * AUDIO.sample_rate):][:n])))
+        seg = stem16[int(t * AUDIO.sample_rate):][:n]
+        seg = np.pad(seg, (0, n - len(seg)))
         peak = np.abs(seg).max()
         out.append(seg.astype(np.float64) / (peak if peak > 0 else 1.0))  # level apart: the embedding's MFCC see it
     return out
@@ -245,7 +246,8 @@ def evaluate_effects(*, checkpoints: Path | None = None, seed: int = 0, snio_ite
                          "f1_groups": groups, **realism(stems[name], onsets[name], ref_emb)}
     lib = library_waves()
     summary["bundled library (reference)"] = realism(lib, [np.zeros(1) for _ in lib], ref_emb)
-    return {"rows": rows, "summary": summary, "speed": speed, "ducking": duck, "held_out": [p.name for p in HELD_OUT if p.is_file()],
+    return {"rows": rows, "summary": summary, "speed": speed, "ducking": duck,
+            "held_out": [p.name for p in HELD_OUT if p.is_file()],
             "seconds": time.perf_counter() - t_all}
 
 
