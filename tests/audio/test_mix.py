@@ -130,7 +130,7 @@ def test_true_peak_is_exact_across_oversampling_chunks() -> None:
 def test_peak_envelope_skips_only_blocks_that_cannot_reach_the_floor() -> None:
     """Blocks whose samples (with their neighbours') cannot interpolate up to the floor are not
     oversampled; wherever the true envelope reaches the floor the result is exact."""
-    from soundtrack.audio.mix import _peak_envelope
+    from soundtrack.audio.loudness import _peak_envelope
 
     sr = MIX.sample_rate
     x = 0.01 * np.random.default_rng(3).standard_normal((2, 100_000))
