@@ -53,11 +53,12 @@ def lr_at(step: int, *, lr: float, warmup: int, total: int) -> float:
 
 def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | None = None,
           max_steps: int | None = None, seed: int = 0, progress: bool = True,
-          check_sync: bool = False, overrides: dict | None = None) -> dict:
+          check_sync: bool = False, overrides: dict | None = None, stop_at: int | None = None) -> dict:
     """Train (or resume) one stage; returns the final log record.
 
     overrides: TrainConfig fields replacing the named config's (e.g. steps, lr, init for a
-    fine-tune); the run's config.json records the result.
+    fine-tune); the run's config.json records the result. stop_at: stop (checkpoint and export)
+    after this step while the learning rate follows the full schedule, unlike max_steps.
     """
     from tqdm import tqdm
 
@@ -69,6 +70,7 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, **overrides))
     tcfg = cfg.train
     total = tcfg.steps if max_steps is None else min(tcfg.steps, max_steps)
+    end = total if stop_at is None else min(total, stop_at)  # the learning rate still follows `total`
     rank, world = _dist()
     cuda = torch.cuda.is_available()
     device = torch.device("cuda", rank % torch.cuda.device_count()) if cuda else torch.device("cpu")
@@ -97,10 +99,10 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
     wrapped = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     log_path = run_dir / "train.log"
-    bar = tqdm(total=total, initial=step, unit="step", disable=not progress or rank != 0)
+    bar = tqdm(total=end, initial=step, unit="step", disable=not progress or rank != 0)
     record: dict = {}
     t0 = time.perf_counter()
-    while step < total:
+    while step < end:
         torch.manual_seed(seed * 1_000_003 + step * 101 + rank)  # noise/dropout draws of step k
         batch = data.batch(step=step, rank=rank, world=world, seed=seed)
         for group in opt.param_groups:
@@ -114,14 +116,14 @@ def train(stage_name: str, config_name: str, *, run_dir: Path, corpus: Path | No
         opt.step()
         step += 1
         bar.update()
-        if rank == 0 and (step % tcfg.log_every == 0 or step == total):
+        if rank == 0 and (step % tcfg.log_every == 0 or step == end):
             record = {"step": step, "loss": round(loss.item(), 5), "grad_norm": round(float(grad_norm), 4),
                       "lr": opt.param_groups[0]["lr"], "elapsed_s": round(time.perf_counter() - t0, 1),
                       **{k: round(float(v), 5) for k, v in logs.items()}}
             with log_path.open("a") as f:
                 f.write(json.dumps(record) + "\n")
             bar.set_postfix(loss=record["loss"])
-        if rank == 0 and (step % tcfg.ckpt_every == 0 or step == total):
+        if rank == 0 and (step % tcfg.ckpt_every == 0 or step == end):
             _atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step}, ckpt)
     bar.close()
     if check_sync and world > 1:
@@ -209,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=Path("corpus"), help="corpus folder")
     parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default runs/STAGE-CONFIG)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop early (for smoke tests)")
+    parser.add_argument("--stop-at", type=int, default=None,
+                        help="stop after this step, on the full run's learning-rate schedule (an ablation "
+                             "matched to a snapshot of another run; without it the same command resumes)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--check-sync", action="store_true",
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         record = train(args.stage, args.config, run_dir=run, corpus=args.corpus, max_steps=args.max_steps,
                        seed=args.seed, progress=not args.no_progress, check_sync=args.check_sync,
-                       overrides=overrides)
+                       overrides=overrides, stop_at=args.stop_at)
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

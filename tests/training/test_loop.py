@@ -27,7 +27,10 @@ def test_resume_continues_exactly(tiny_corpus: Path, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     straight, split = tmp_path / "straight", tmp_path / "split"
     train("vocoder", "tiny", run_dir=straight, corpus=tiny_corpus, max_steps=4, progress=False)
-    train("vocoder", "tiny", run_dir=split, corpus=tiny_corpus, max_steps=2, progress=False)
+    # stopped after step 2 on the 4-step schedule (--stop-at: exported, then resumed to the end)
+    assert train("vocoder", "tiny", run_dir=split, corpus=tiny_corpus, max_steps=4, stop_at=2,
+                 progress=False)["step"] == 2
+    assert (split / "model.safetensors").is_file()
     train("vocoder", "tiny", run_dir=split, corpus=tiny_corpus, max_steps=4, progress=False)
     a = load_file(straight / "model.safetensors")
     b = load_file(split / "model.safetensors")
