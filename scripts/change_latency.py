@@ -1,17 +1,23 @@
-"""How fast a balance move is heard in the studio, in Chromium: `python -m scripts.balance_latency`.
+"""How fast a change is heard in the studio, in Chromium: `python -m scripts.change_latency`.
 
-Starts app.py (the bundled model, or --tiny for a random tiny one: the balance path does not
-depend on the model), uploads a long video (default: assets/bikes.mp4 looped to 79.5 s as an
-AVI, like the street scene of issue 18), makes one quick take (--steps, --snio-iters: the take
-itself is not measured), then moves the balance slider --moves times, each --settle seconds after
-the previous take is written. For each move it prints the seconds from the slider's release to
+Starts app.py (the bundled model, or --tiny for a random tiny one), uploads a long video
+(default: assets/bikes.mp4 looped to 79.5 s as an AVI, like the street scene of issue 18), makes
+one quick take (--steps, --snio-iters: the take itself is not measured), then makes --moves
+changes of one kind (--move), each --settle seconds after the previous take is written:
 
-  heard:   the re-mix's audio in the page, fetched and decoded (the player can play it), and
+  balance:     the balance slider moved (a re-mix of the last take's stems, DECISIONS #36),
+  tempo:       the BPM slider moved (the score engine sketches the last notes at the new tempo
+               at once, retake.quick_sketch, while the model writes the new take),
+  instrument:  one instrument family ticked or unticked (sketched likewise).
+
+For each change it prints the seconds from the click to
+
+  heard:   the first new audio in the page, fetched and decoded (the player can play it), and
   written: the take with its files (status "Take N"),
 
 and their medians. Run it on an otherwise quiet machine.
 
-    python -m scripts.balance_latency [--video clip.avi] [--tiny] [--moves 5] [--json out.json]
+    python -m scripts.change_latency [--move tempo] [--video clip.avi] [--tiny] [--moves 5] [--json out.json]
 """
 from __future__ import annotations
 
@@ -28,18 +34,18 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 POSITIONS = (0.3, 0.7, 0.4, 0.6, 0.2, 0.8, 0.5)  # where the slider is clicked, along its track
-# In the page: the time of each release of the balance slider, and of the first new audio the player
-# gets after it (armed just before the move), fetched and decoded as the player does.
-WATCH = """() => {
+FAMILIES = ("strings", "brass", "guitar", "woodwinds", "piano")  # toggled in turn by --move instrument
+QUICK = ("listen to the re-mix", "Sketch from")  # what the status says when a change is first heard
+# In the page: the time of each change (bench.release, set just before the click), and of the first new
+# audio the player gets after it (armed just before the move), fetched and decoded as the player does.
+WATCH = """quick => {
     window.bench = {release: [], heard: [], armed: false, said: null};
-    const slider = document.querySelector('#balance input[type=range]');
-    slider.addEventListener('pointerup', () => window.bench.release.push(performance.now()));
     const player = document.querySelector('#preview-audio');
     const current = player.querySelector('a[data-testid=download-link]');
     let last = current && current.getAttribute('href');  // the take's own audio is not news
     const status = document.querySelector('#status');
     new MutationObserver(() => {
-        if (status.innerText.includes('listen to the re-mix') && window.bench.said === null)
+        if (quick.some(q => status.innerText.includes(q)) && window.bench.said === null)
             window.bench.said = performance.now();
     }).observe(status, {subtree: true, childList: true, characterData: true});
     new MutationObserver(async () => {
@@ -81,6 +87,7 @@ def main() -> None:
     p.add_argument("--video", type=Path, help="a video (default: bikes.mp4 looped to --seconds, as AVI)")
     p.add_argument("--seconds", type=float, default=79.5)
     p.add_argument("--tiny", action="store_true", help="a tiny random model instead of checkpoints/")
+    p.add_argument("--move", choices=("balance", "tempo", "instrument"), default="balance")
     p.add_argument("--steps", type=int, default=2)
     p.add_argument("--snio-iters", type=int, default=0)
     p.add_argument("--moves", type=int, default=5)
@@ -114,17 +121,21 @@ def main() -> None:
                 wait_status(page, "Take 1", 1800)
                 print(f"take 1 of {video.name}: {time.perf_counter() - t0:.1f} s")
                 duration = float(page.locator("#status").inner_text().split("(")[1].split(" s)")[0])
-                # 2. Balance moves, each once the last take is written
-                page.evaluate(WATCH)
-                track = page.locator("#balance input[type=range]")
+                # 2. Changes, each once the last take is written
+                page.evaluate(WATCH, list(QUICK))
+                slider = "#tempo" if args.move == "tempo" else "#balance"
+                track = page.locator(f"{slider} input[type=range]")
                 heard, written = [], []
                 for k in range(args.moves):
-                    track.scroll_into_view_if_needed()
-                    box = track.bounding_box()
+                    target = (page.locator(f"#family-{FAMILIES[k % len(FAMILIES)]} input")
+                              if args.move == "instrument" else track)
+                    target.scroll_into_view_if_needed()
+                    box = target.bounding_box()
                     page.wait_for_timeout(args.settle * 1000)  # the take's own audio loads; one listens
-                    page.evaluate("window.bench.armed = true; window.bench.said = null")
-                    page.mouse.click(box["x"] + box["width"] * POSITIONS[k % len(POSITIONS)],
-                                     box["y"] + box["height"] / 2)
+                    page.evaluate("window.bench.armed = true; window.bench.said = null; "
+                                  "window.bench.release.push(performance.now())")
+                    x = box["width"] * (0.5 if args.move == "instrument" else POSITIONS[k % len(POSITIONS)])
+                    page.mouse.click(box["x"] + x, box["y"] + box["height"] / 2)
                     wait_status(page, f"Take {k + 2}", 600)
                     written_at = page.evaluate("performance.now()")
                     page.wait_for_function("() => window.bench.heard.some("
@@ -143,11 +154,12 @@ def main() -> None:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    result = {"video": video.name, "duration_s": duration, "moves": args.moves, "heard_s": heard,
+    result = {"video": video.name, "duration_s": duration, "move": args.move, "moves": args.moves,
+              "heard_s": heard,
               "written_s": written, "heard_median_s": statistics.median(heard),
               "written_median_s": statistics.median(written),
               "model": "tiny (random)" if args.tiny else "bundled"}
-    print(f"{video.name} ({duration:.1f} s): a balance move heard in {result['heard_median_s']:.2f} s "
+    print(f"{video.name} ({duration:.1f} s): a {args.move} move heard in {result['heard_median_s']:.2f} s "
           f"(median of {args.moves}), its take written in {result['written_median_s']:.2f} s")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -84,6 +84,7 @@ class Score:
     mode: str  # "major" | "minor"
     duration: float  # seconds
     parts: list[Part] = field(default_factory=list)
+    lanes: dict[str, list[ScoreNote]] = field(default_factory=dict)  # what the parts play, by lane
 
     @property
     def families(self) -> list[str]:
@@ -289,7 +290,8 @@ def score_from_lanes(lanes: dict[str, list[ScoreNote]], orchestration: dict[str,
                 continue
             program = -1 if lane == "drums" else PROGRAMS.get((fam, lane), family(fam).programs[0])
             parts.append(Part(fam, lane, program, notes, gain=g))
-    return Score(grid=grid, key=key, mode=mode, duration=duration, parts=_merge_same_family(parts))
+    return Score(grid=grid, key=key, mode=mode, duration=duration, parts=_merge_same_family(parts),
+                 lanes={lane: list(lanes.get(lane, [])) for lane in LANES})
 
 
 def _merge_same_family(parts: list[Part]) -> list[Part]:

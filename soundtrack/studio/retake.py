@@ -3,11 +3,15 @@
     frame = quick_remix(session, job)                 # a balance move, heard at once (unqueued)
     frame = remixed(session, prev, settings, ...)     # ... and its take, written (DECISIONS #36)
     frame = reorchestrated(state, session, "strings", "brass")   # the score engine's notes, other players
+    frame = quick_sketch(state, session, job)         # any other change: the last notes, re-staged (unqueued)
 
 A balance move needs no generation: the mixer meets the slider exactly, so the last take's
 stems are mixed again (pipeline.remix). A score-engine take's notes can be played by other
 families (pipeline.reorchestrate_take): rendered and mixed again, a fraction of a second.
 Each writes a new take of the session; the last take's stems stay in memory for the next one.
+Any other change of a score-engine take (tempo, key, mode, instruments, intensity) is sketched at
+once from the last take's notes (music.restage), under the playhead, while the model writes the
+new take (issue 18: a change heard in under 2 s however long the video).
 """
 from __future__ import annotations
 
@@ -30,6 +34,7 @@ from soundtrack.studio.summary import measure_take, take_summary
 # A balance move is heard at once (quick_remix); its take is mixed and written after REMIX_DELAY_S
 # without a newer move, so a slider dragged about is mixed once and the page plays the preview meanwhile.
 REMIX_DELAY_S = 1.0
+SKETCH_S = 10.0  # seconds of the sketch, from the playhead
 PREVIEW_LUFS = -20.0  # each stem's loudness in a balance preview before weighting (the mix's own target: -16)
 
 
@@ -54,6 +59,43 @@ def quick_remix(session: Session, job: Job) -> Frame | None:
         return None
     return Frame("remixing", f"Take {prev.number} at balance {job.settings.balance:.2f}: listen to the "
                              "re-mix while its files are written.", 0.0, audio=audio)
+
+
+def quick_sketch(state: StudioState, session: Session, job: Job) -> Frame | None:
+    """A change of a score-engine take, heard at once: the last take's notes re-staged under the
+    job's controls (music.restage: the same beat positions on the new grid, the same scale degrees
+    in the new key and mode, played by the families its weights choose) for SKETCH_S seconds from
+    job.playhead_s, with the take's effects, at the job's balance; a "sketch" frame. None when
+    there is nothing to sketch (another engine or video, Generate, a balance move, no notes).
+    About 0.2 s: the page calls it unqueued, while the model writes the new take."""
+    from soundtrack.audio.mix import loudness_lufs
+    from soundtrack.music.restage import excerpt, restage
+    from soundtrack.music.theory import PITCH_NAMES
+    from soundtrack.pipeline.notes import render_take
+
+    prev = session.last_take
+    if (prev is None or prev.take is None or prev.take.score is None or not job.warm or job.engine != "score"
+            or prev.engine != "score" or prev.video != Path(job.video) or prev.settings == job.settings
+            or balance_move(prev, Path(job.video), job.settings, warm=True, engine=job.engine)):
+        return None
+    pipe = state.pipeline(state.variant_of(job.engine))
+    plan = pipe.plan(job.video)  # analysed already: cached by the pipeline
+    tempo = plan.tempo_for(job.settings.tempo)
+    controls = job.settings.controls(tempo)
+    score = restage(prev.take.score, grid=plan.beat_grid(tempo), key=controls.key, mode=controls.mode,
+                    weights=dict(controls.instruments), duration=plan.duration_s)
+    t0 = float(min(max(job.playhead_s, 0.0), max(plan.duration_s - 1.0, 0.0)))
+    seconds = min(SKETCH_S, plan.duration_s - t0)
+    _, notes16 = render_take(excerpt(score, start_s=t0, seconds=seconds), soundfont=pipe.soundfont)
+    sfx16 = prev.take.sfx16[int(t0 * AUDIO.sample_rate):][:len(notes16)]
+    sfx16 = np.pad(sfx16, (0, len(notes16) - len(sfx16)))
+    lufs = [loudness_lufs(x, AUDIO.sample_rate) for x in (notes16, sfx16)]
+    mix = levelled_mix((notes16, sfx16), lufs, job.settings.balance)
+    who = ", ".join(score.families) or "no family"
+    return Frame("sketch", f"Sketch from {t0:.0f} s: take {prev.number}'s notes at {tempo:.0f} BPM in "
+                           f"{PITCH_NAMES[controls.key]} {controls.mode}, played by {who}. The new take is "
+                           "being written.", 0.0, audio=(AUDIO.sample_rate, (mix * 32767).astype(np.int16)),
+                 tempo_bpm=tempo, tempo_auto=job.settings.tempo == "auto")
 
 
 def levelled_mix(stems: Sequence[np.ndarray], lufs: Sequence[float], balance: float) -> np.ndarray:
@@ -150,4 +192,4 @@ def reorchestrated(state: StudioState, session: Session, part: str | None, famil
 
 
 __all__ = ["PREVIEW_LUFS", "REMIX_DELAY_S", "balance_move", "balance_preview", "levelled_mix", "quick_remix",
-           "remixed", "reorchestrated"]
+           "quick_sketch", "remixed", "reorchestrated"]

@@ -12,12 +12,21 @@ from soundtrack.studio.widgets import ASSETS
 EXAMPLE_LABELS = {"flashes-and-bounces.mp4": "Flashes and bounces (8 s)",
                   "night-hits.mp4": "Night hits (8 s)",
                   "bigbuckbunny.mp4": "Big Buck Bunny (5 s)", "bikes.mp4": "Bikes, with cuts (10 s)"}
-SCORES = ("tempo", "balance", "sync", "instruments", "cvsm", "total")  # the score curves, in this order
+# the score curves, in this order; an engine's take shows those its SNIO climbs (the score engine's notes
+# are in time and in your families by construction: it has parts, note density and accents instead)
+SCORES = ("tempo", "instruments", "presence", "density", "accents", "balance", "sync", "cvsm", "total")
 SCORES_HELP = ("**Score curves**, one point per SNIO iteration and one line per window: the chance the beat "
-               "is at your tempo, how many dB the stems are off your balance before the mixer levels them, "
-               "how well effect hits match the picture's events, how much the music agrees with your "
-               "families, how well sound and picture match (CVSM), and SNIO's objective, their weighted "
-               "sum. The take's own measurements are in the table above.")
+               "is at your tempo (audio engine), how much the music agrees with your families (audio "
+               "engine) or whether the parts you asked for play and no others (score engine), how closely "
+               "the notes' density follows the picture's motion and how many more notes start on its "
+               "events (score engine), how many dB the stems are off your balance before the mixer "
+               "levels them, how well effect hits match the picture's events, how well sound and picture "
+               "match (CVSM), and SNIO's objective, their weighted sum. The take's own measurements are "
+               "in the table above.")
+# A plot without curves is hidden but stays in the page: Gradio's LinePlot, removed from the page after
+# it was drawn, threw from its ResizeObserver ("Cannot read properties of null") when an engine's take
+# left out a curve the other engine's take had.
+PLOT_OFF = "hidden"
 AUTO_LABEL = "auto (from the picture)"  # the tempo box; after a run with auto: "auto: 125 BPM"
 DOWNLOADS = {"soundtrack.mp4": "Video (mp4)", "mix.wav": "Mix (wav)", "music.wav": "Music stem (wav)",
              "sfx.wav": "Effects stem (wav)", "music.mid": "Notes (MIDI)", "settings.json": "Settings (json)"}
@@ -46,6 +55,7 @@ class ScoreTab:
     part: gr.Dropdown  # a family that plays in the last take
     player: gr.Dropdown  # the family to play it
     reorchestrate: gr.Button
+    playhead: gr.Number  # hidden: the result video's position when a control moved (PLAYHEAD_JS)
 
     def settings(self, data: dict):
         """Settings from an event's {component: value} inputs."""
@@ -191,12 +201,13 @@ def score_tab(session: gr.State, studio: StudioState) -> ScoreTab:
                 with gr.Row():
                     plots = {s: gr.LinePlot(x="iteration", y="value", color="window", label=CURVES[s].title,
                                             show_label=True, x_title="SNIO iteration", y_title=CURVES[s].unit,
-                                            min_width=220, visible=False, elem_id=f"plot-{s}")
+                                            min_width=220, visible=PLOT_OFF, elem_id=f"plot-{s}")
                              for s in SCORES}
+    playhead = gr.Number(0.0, visible=False, elem_id="playhead")
     return ScoreTab(session=session, video=video, controls=controls, ensemble=ensemble, generate=generate,
                     stop=stop, dice=dice, load=load, status=status, details=details, spectrogram=spectrogram,
                     audio=audio, plots=plots, result=result, downloads=downloads, engine=engine, parts=parts,
-                    part=part, player=player, reorchestrate=reorchestrate)
+                    part=part, player=player, reorchestrate=reorchestrate, playhead=playhead)
 
 
 def frame_updates(tab: ScoreTab, frame) -> dict:
@@ -211,6 +222,8 @@ def frame_updates(tab: ScoreTab, frame) -> dict:
         out[tab.controls["tempo_auto"]] = gr.update(label=label)
         if frame.tempo_auto:
             out[tab.controls["tempo"]] = round(frame.tempo_bpm * 2) / 2  # the slider's 0.5 BPM step
+    if frame.kind == "sketch":  # the last take's notes under the new controls (retake.quick_sketch)
+        out[tab.audio] = frame.audio
     if frame.kind not in ("preview", "progress", "take"):
         return out
     rows = pd.DataFrame(frame.scores, columns=["window", "iteration", "score", "value"])
@@ -222,7 +235,7 @@ def frame_updates(tab: ScoreTab, frame) -> dict:
     for name, plot in tab.plots.items():
         part = rows[rows.score == name].assign(value=lambda d, f=CURVES[name].value: d.value.map(f))
         if not len(part):
-            out[plot] = gr.update(visible=False)
+            out[plot] = gr.update(visible=PLOT_OFF)
             continue
         empty = [[w, 0, name, float("nan")] for w in windows if w not in set(part.window)]
         if empty:

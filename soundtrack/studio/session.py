@@ -68,6 +68,7 @@ class Job:
     settings: Settings
     warm: bool
     engine: str = DEFAULT_ENGINE
+    playhead_s: float = 0.0  # where the musician is listening: a change's sketch starts there (retake.py)
 
 
 STOPPED = "Stopped before the take was finished."
@@ -175,7 +176,8 @@ class Frame:
 
     kind: str  # "started" (the video analysed, the tempo known), "preview", "progress" (status and scores,
     # no preview), "take", "unchanged", "stopped", "restart" (stopped by a newer change, which starts now),
-    # "remixing" (a balance move's audio, before its take is written: quick_remix)
+    # "remixing" (a balance move's audio, before its take is written: quick_remix), "sketch" (a change
+    # heard from the last take's notes while the new take is written: quick_sketch)
     status: str  # one line for people
     progress: float = 0.0
     spectrogram: Path | None = None  # music / effects / mix mels with events and beats

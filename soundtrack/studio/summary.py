@@ -45,6 +45,9 @@ CURVES: dict[str, Curve] = {
     "balance": Curve("Balance", "dB off (before the mixer)", lambda v: -BALANCE_DB_PER_POINT * v),
     "sync": Curve("Effects on events", "match (0-1)", lambda v: v),
     "instruments": Curve("Instruments", "% agreement with yours", lambda v: 100.0 * math.exp(v)),
+    "presence": Curve("Your parts playing", "1 = yours play, no others", lambda v: v),
+    "density": Curve("Notes follow motion", "correlation (-1..1)", lambda v: v),
+    "accents": Curve("Notes on events", "x the usual note density", lambda v: math.exp(v)),
     "cvsm": Curve("Picture match", "CVSM similarity (-1..1)", lambda v: v),
     "total": Curve("SNIO's objective", "weighted sum (higher: better)", lambda v: v),
 }

@@ -24,6 +24,9 @@ from soundtrack.studio.score_tab import AUTO_LABEL, EXAMPLE_LABELS, ScoreTab, fr
 from soundtrack.studio.state import StudioState
 from soundtrack.studio.widgets import ASSETS, GENERATE, errors_to, live_session, problem, show_playable
 
+# Where the musician is listening when a control moves: the result video's position (0 before a take);
+# a change is sketched from there first (retake.quick_sketch).
+PLAYHEAD_JS = "() => document.querySelector('#result video')?.currentTime ?? 0"
 PHONE_PX = 720  # narrower than this, the Score tab is one column in the order of its "order-N" classes
 CSS = ("""
 .gradio-container { max-width: 1400px !important; margin: 0 auto; }
@@ -83,7 +86,14 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
     from soundtrack.studio.controls import (ENSEMBLES, LEVEL_ON, controls_from_settings, ensemble_of,
                                             family_controls, instruments_from_controls, level_name, on_name)
 
-    inputs = {tab.session, tab.video, tab.engine, *tab.controls.values()}
+    inputs = {tab.session, tab.video, tab.engine, tab.playhead, *tab.controls.values()}
+
+    def sketch(session, job: live.Job):
+        """retake.quick_sketch, or None if it cannot be made: the take follows whatever happens."""
+        try:
+            return retake.quick_sketch(studio, session, job)
+        except Exception:  # noqa: BLE001 - a sketch is a courtesy, never a reason to lose the change
+            return None
 
     def wanter(warm: bool, *, only_if_started: bool):
         def want(data: dict):
@@ -94,11 +104,14 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
             try:
                 if not data[tab.video]:
                     raise InputError("pick an example or upload a video first")
-                job = live.Job(Path(data[tab.video]), tab.settings(data), warm=warm, engine=data[tab.engine])
+                job = live.Job(Path(data[tab.video]), tab.settings(data), warm=warm, engine=data[tab.engine],
+                               playhead_s=float(data[tab.playhead] or 0.0))
             except InputError as e:
                 session.stop(why=problem(str(e)))
                 return {tab.status: session.stop_reason}
-            quick = live.quick_remix(session, job)  # a balance move is heard now, its take written next
+            # a balance move is heard now (its take written next); another change is sketched from
+            # the last take's notes while the model writes the new take (retake.quick_sketch)
+            quick = live.quick_remix(session, job) or sketch(session, job)
             session.request(job)
             return {tab.status: quick.status, tab.audio: quick.audio} if quick else {tab.status: gr.skip()}
         return want
@@ -119,13 +132,16 @@ def _wire_score_tab(tab: ScoreTab, studio: StudioState) -> None:
                   api_visibility="private", trigger_mode="always_last")
 
     def run_on(triggers: list, *, warm: bool = True) -> None:
-        """These triggers ask for a take (warm: only once something ran) and start the queued handler."""
-        gr.on(triggers, wanter(warm, only_if_started=warm), inputs, [tab.status, tab.audio], **now).then(
+        """These triggers note the playhead, ask for a take (warm: only once something ran) and start
+        the queued handler."""
+        gr.on(triggers, None, None, tab.playhead, js=PLAYHEAD_JS, **now).then(
+            wanter(warm, only_if_started=warm), inputs, [tab.status, tab.audio], **now).then(
             follow, tab.session, **queued)
 
     def run_after(event) -> None:
         """A control's own first step (the BPM unticks "auto"), then as run_on."""
-        event.then(wanter(True, only_if_started=True), inputs, [tab.status, tab.audio], **now).then(
+        event.then(None, None, tab.playhead, js=PLAYHEAD_JS, **now).then(
+            wanter(True, only_if_started=True), inputs, [tab.status, tab.audio], **now).then(
             follow, tab.session, **queued)
 
     def stop(session):

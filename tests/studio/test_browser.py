@@ -72,7 +72,7 @@ def _open(browser, server, *, errors: list[str] | None = None, viewport: dict | 
     page errors go to `errors`."""
     page = browser.new_page(viewport=viewport or {"width": 1280, "height": 900}, **context)
     if errors is not None:
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("pageerror", lambda e: errors.append(str(e) + " @ " + str(e.stack)[:300]))
     page.goto(server.url, wait_until="domcontentloaded")
     page.wait_for_selector("#generate", timeout=30_000)
     return page

@@ -8,6 +8,7 @@ import os
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -16,7 +17,9 @@ from soundtrack.errors import InputError
 from soundtrack.models.checkpoint import FOLDERS
 from soundtrack.pipeline import Settings
 from soundtrack.studio import listening, live, retake
+from soundtrack.studio.score_tab import SCORES
 from soundtrack.studio.state import StudioState
+from soundtrack.studio.summary import CURVES
 from tests.studio.test_browser import _open, _wait_text, browser, expect  # noqa: F401 (a fixture)
 
 FAST = {"steps": 2, "snio_iters": 1}
@@ -67,6 +70,9 @@ def test_each_engine_makes_its_own_takes_and_a_change_of_engine_starts_afresh(st
     heights = [Image.open(f.spectrogram).height for f in frames[1:4]]
     assert heights[0] == heights[1] < heights[2], heights  # a fourth panel: the window's notes
     assert Image.open(score.files["spectrogram.png"]).height > 600  # the take's picture has its piano roll
+    # the studio draws a curve, in words and units, for every score the score engine's SNIO climbs
+    climbed = {r["score"] for r in frames[-1].scores}
+    assert "presence" in climbed and climbed <= set(CURVES) == set(SCORES), climbed
 
     # another engine, warm: a fresh take from the seed (the latents of two engines are not alike)
     frames = _run(studio, session, clip, settings, warm=True, engine="neural")
@@ -89,6 +95,19 @@ def test_reorchestration_plays_the_notes_on_another_family_as_a_new_take(studio,
     first = _run(studio, session, clip, Settings(seed=1, tempo=120, instruments=BAND, **FAST), warm=False,
                  engine="score")[-1].take
     assert "piano" in first.report["score"]["families"]
+    # any other change is heard at once from these notes (retake.quick_sketch), from the playhead
+    faster = Settings(seed=1, tempo=150, key="D", instruments={"brass": 1.0, "drums": 1.0}, **FAST)
+    sketch = retake.quick_sketch(studio, session, live.Job(clip, faster, warm=True, engine="score",
+                                                           playhead_s=1.0))
+    assert sketch.kind == "sketch" and "from 1 s" in sketch.status and "150 BPM in D major" in sketch.status
+    assert "brass" in sketch.status and "piano" not in sketch.status
+    rate, audio = sketch.audio
+    assert rate == 16000 and len(audio) == 2 * 16000 and np.abs(audio).max() > 1000  # 1 s to the end
+    balance = Settings(**{**first.settings.to_dict(), "balance": 0.8})
+    for job in (live.Job(clip, faster, warm=False, engine="score"),  # Generate: a take from the seed
+                live.Job(clip, balance, warm=True, engine="score"),  # a balance move: a re-mix
+                live.Job(clip, faster, warm=True, engine="neural")):  # another engine
+        assert retake.quick_sketch(studio, session, job) is None
     frame = retake.reorchestrated(studio, session, "piano", "brass")
     second = frame.take
     assert second.number == first.number + 1 and second.dir != first.dir
